@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the suites named (unit integration security; default: all) and closes with one line
+# "N passed, N failed, N skipped". Unit tests are cmocka binaries; the other suites are bash
+# scripts that source tests/lib.sh and report one "PASS:"/"FAIL:"/"SKIP:" line per case.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export RUNBOX=${RUNBOX:-$PWD/$BUILD/runbox}
+export RB_TESTBIN=$PWD/$BUILD/tests
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration security)
+
+pass=0 fail=0 skip=0
+failed=()
+log=$(mktemp -d /tmp/runbox-test-log.XXXXXX)
+
+count() { # file
+	local p f s
+	p=$(grep -c '^PASS:' "$1" || true)
+	f=$(grep -c '^FAIL:' "$1" || true)
+	s=$(grep -c '^SKIP:' "$1" || true)
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+}
+
+for suite in "${suites[@]}"; do
+	case "$suite" in
+	unit)
+		for t in "$BUILD"/tests/test_*; do
+			[ -x "$t" ] || continue
+			name=$(basename "$t")
+			out="$log/$name.log"
+			CMOCKA_MESSAGE_OUTPUT=stdout "$t" >"$out" 2>&1
+			rc=$?
+			p=$(grep -c '^\[       OK \]' "$out" || true)
+			f=$(grep -c '^\[  FAILED  \]' "$out" || true)
+			# a crash before cmocka's summary still counts as a failure
+			if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+			pass=$((pass + p)) fail=$((fail + f))
+			if [ "$f" -gt 0 ]; then
+				failed+=("$name")
+				cat "$out"
+			fi
+			printf '%-40s %3d passed %3d failed\n' "unit/$name" "$p" "$f"
+		done
+		;;
+	integration | security)
+		for t in tests/"$suite"/*.sh; do
+			[ -f "$t" ] || continue
+			name="$suite/$(basename "$t" .sh)"
+			out="$log/$(basename "$t").log"
+			timeout 600 bash "$t" >"$out" 2>&1
+			rc=$?
+			count "$out"
+			f=$(grep -c '^FAIL:' "$out" || true)
+			if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+				echo "FAIL: $name exited $rc" >>"$out"
+				fail=$((fail + 1))
+				f=1
+			fi
+			grep '^SKIP:' "$out" | sed "s|^|  $name |"
+			if [ "$f" -gt 0 ]; then
+				failed+=("$name")
+				tail -n 60 "$out"
+			fi
+			printf '%-40s %3d passed %3d failed\n' "$name" "$(grep -c '^PASS:' "$out")" "$f"
+		done
+		;;
+	*) echo "unknown suite $suite" >&2; exit 2 ;;
+	esac
+done
+
+rm -rf "$log"
+[ ${#failed[@]} -eq 0 ] || echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
