@@ -85,7 +85,7 @@ int rb_image_ensure_default(struct rb_image_store *store, const char *busybox,
 
 /* What a sandbox needs of an image, held against removal until released. */
 struct rb_image {
-	char id[80];        /* sha256:HEX of the config */
+	char id[140];       /* sha256:HEX of the config */
 	char **layer_dirs;  /* absolute paths, lowest layer first */
 	size_t n_layers;
 	cJSON *config;      /* the OCI image config's "config" object (Env, Cmd, ...) or NULL */

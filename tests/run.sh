@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 export RUNBOX=${RUNBOX:-$PWD/$BUILD/runbox}
 export RB_TESTBIN=$PWD/$BUILD/tests
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration security)
+[ ${#suites[@]} -gt 0 ] || suites=(unit security-c integration security)
 
 pass=0 fail=0 skip=0
 failed=()
@@ -24,8 +24,9 @@ count() { # file
 
 for suite in "${suites[@]}"; do
 	case "$suite" in
-	unit)
-		for t in "$BUILD"/tests/test_*; do
+	unit | security-c)
+		dir=${suite%-c}
+		for t in "$BUILD"/tests/"$dir"/test_*; do
 			[ -x "$t" ] || continue
 			name=$(basename "$t")
 			out="$log/$name.log"
@@ -40,7 +41,7 @@ for suite in "${suites[@]}"; do
 				failed+=("$name")
 				cat "$out"
 			fi
-			printf '%-40s %3d passed %3d failed\n' "unit/$name" "$p" "$f"
+			printf '%-40s %3d passed %3d failed\n' "$dir/$name" "$p" "$f"
 		done
 		;;
 	integration | security)
