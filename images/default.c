@@ -23,14 +23,14 @@
 /* Applets linked into /bin: the everyday tools, not the machine-administration ones. */
 static const char *const applets[] = {
 	"[", "[[", "ash", "awk", "base64", "basename", "bc", "bunzip2", "bzcat", "bzip2", "cal",
-	"cat", "chgrp", "chmod", "chown", "cksum", "clear", "cmp", "cp", "cpio", "cut", "date",
+	"cat", "chgrp", "chmod", "chown", "clear", "cmp", "cp", "cpio", "cut", "date",
 	"dc", "dd", "df", "diff", "dirname", "dos2unix", "du", "echo", "ed", "egrep", "env",
 	"expand", "expr", "factor", "false", "fgrep", "find", "fold", "free", "getopt", "grep",
 	"groups", "gunzip", "gzip", "head", "hexdump", "hostname", "id", "kill", "killall", "less",
 	"link", "ln", "logname", "ls", "lzcat", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp",
 	"more", "mv", "nc", "nl", "nproc", "od", "paste", "patch", "pidof", "printf", "ps", "pwd",
 	"readlink", "realpath", "rev", "rm", "rmdir", "sed", "seq", "setsid", "sh", "sha1sum",
-	"sha256sum", "sha512sum", "shuf", "sleep", "sort", "split", "stat", "strings", "stty",
+	"sha256sum", "sha512sum", "shuf", "sleep", "sort", "stat", "strings", "stty",
 	"sync", "tac", "tail", "tar", "tee", "test", "time", "timeout", "top", "touch", "tr",
 	"true", "truncate", "tty", "uname", "uniq", "unlink", "unxz", "unzip", "uptime", "usleep",
 	"uudecode", "uuencode", "vi", "watch", "wc", "wget", "which", "whoami", "xargs", "xxd",
