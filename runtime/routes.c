@@ -1,0 +1,15 @@
+/* The API's routes: adding an endpoint is adding a line here and a handler beside its kin. */
+#include "runtime-internal.h"
+
+#include "common/cleanup.h"
+
+const struct rb_rt_route rb_rt_routes[] = {
+    {"GET", "/api/v1/health", rb_rt_api_health, 0},
+    {"GET", "/api/v1/info", rb_rt_api_info, 0},
+    {"GET", "/api/v1/images", rb_rt_api_images_list, 0},
+    {"POST", "/api/v1/images/load", rb_rt_api_images_load, 0},
+    {"GET", "/api/v1/images/{ref*}", rb_rt_api_image_get, 0},
+    {"DELETE", "/api/v1/images/{ref*}", rb_rt_api_image_delete, 0},
+};
+
+const size_t rb_rt_n_routes = RB_ARRAY_SIZE(rb_rt_routes);

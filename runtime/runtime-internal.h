@@ -1,0 +1,109 @@
+/* Shared between the daemon's own files; nothing outside runtime/ includes this. */
+#ifndef RB_RUNTIME_INTERNAL_H
+#define RB_RUNTIME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <microhttpd.h>
+
+#include "runtime.h"
+#include "common/cleanup.h"
+
+#define RB_RT_JSON_MAX	  (1u << 20) /* request bodies of JSON routes */
+#define RB_RT_MAX_PARAMS  4
+#define RB_RT_REQ_ID_SIZE 21 /* "req_" + 16 + NUL */
+
+static inline void rb_rt_json_deletep(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
+#define _cleanup_json_ _cleanup_(rb_rt_json_deletep)
+
+struct rb_rt_server {
+	const struct rb_rt_config *cfg;
+	struct rb_image_store *store;
+	struct rb_rt_host host;
+	bool debug; /* RUNBOX_DEBUG: one log line per request */
+	atomic_int inflight;
+};
+
+struct rb_rt_route;
+
+/* One HTTP request, from its first byte to the completion callback. */
+struct rb_rt_req {
+	struct rb_rt_server *srv;
+	struct MHD_Connection *conn;
+	const char *method; /* MHD's, valid for the request */
+	char *path;	    /* as sent (percent-encoded), without the query */
+	char id[RB_RT_REQ_ID_SIZE];
+	const struct rb_rt_route *route;
+	char *params[RB_RT_MAX_PARAMS]; /* decoded {name} captures, in pattern order */
+	char allow[64];			/* methods of the path, when the method did not match */
+	char *body;
+	size_t body_len, body_max;
+	bool body_too_large, answered;
+	bool refused;		 /* routing failed: drain the body, then answer refusal */
+	struct rb_error refusal; /* why */
+	unsigned refusal_status; /* 404, 405, 400 */
+	cJSON *details;		 /* "details" of an error answer, set by a handler */
+	unsigned status;
+	long long started_ms;
+};
+
+/* A handler answers with rb_rt_reply*() and returns 0, or returns a negative errno with err
+ * filled and the HTTP layer answers with the error. */
+typedef int (*rb_rt_handler)(struct rb_rt_req *req, struct rb_error *err);
+
+struct rb_rt_route {
+	const char *method;
+	/* literal segments, "{name}" for one segment, "{name*}" for the rest of the path */
+	const char *pattern;
+	rb_rt_handler handler;
+	size_t max_body; /* 0: RB_RT_JSON_MAX */
+};
+
+extern const struct rb_rt_route rb_rt_routes[];
+extern const size_t rb_rt_n_routes;
+
+/* http.c: the libmicrohttpd daemon on an already listening socket */
+struct MHD_Daemon *rb_rt_http_start(struct rb_rt_server *srv, int listen_fd, struct rb_error *err);
+
+/* reply.c: answers and request helpers */
+int rb_rt_reply(struct rb_rt_req *req, unsigned status, struct MHD_Response *resp,
+		const char *content_type);
+/* Takes body; "\n"-terminated compact JSON. */
+int rb_rt_reply_json(struct rb_rt_req *req, unsigned status, cJSON *body);
+/* status 0: from the code. Consumes req->details. */
+int rb_rt_reply_error(struct rb_rt_req *req, unsigned status, const struct rb_error *err);
+/* {"error":{"code","message","details","retryable","requestId"}}; details may be NULL. */
+cJSON *rb_rt_error_json(const char *request_id, const struct rb_error *err, const cJSON *details);
+/* Fill err as INVALID_CONFIG naming the field, with details {"field": field}. */
+int rb_rt_field_error(struct rb_rt_req *req, struct rb_error *err, const char *field,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The body as a JSON object (an empty body is an error). */
+int rb_rt_body_object(struct rb_rt_req *req, cJSON **out, struct rb_error *err);
+/* A string member: absent or null gives *out NULL unless required. */
+int rb_rt_field_string(struct rb_rt_req *req, const cJSON *obj, const char *name, bool required,
+		       const char **out, struct rb_error *err);
+const char *rb_rt_header(struct rb_rt_req *req, const char *name);
+/* A query argument, percent-decoded into a new string; NULL when absent. */
+int rb_rt_query(struct rb_rt_req *req, const char *name, char **out, struct rb_error *err);
+int rb_rt_query_bool(struct rb_rt_req *req, const char *name, bool def, bool *out,
+		     struct rb_error *err);
+/* Decode %XX (and, for query strings, '+'); -EINVAL on bad escapes or %00. */
+int rb_rt_percent_decode(const char *in, size_t len, bool plus_is_space, char **out);
+
+/* The routes' handlers */
+int rb_rt_api_health(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_info(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_images_list(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_image_get(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_image_delete(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_images_load(struct rb_rt_req *req, struct rb_error *err);
+
+/* load_stream.c: answer a load as NDJSON progress lines and a final result line */
+int rb_rt_load_stream(struct rb_rt_req *req, const char *path, const char *name,
+		      struct rb_error *err);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * The daemon: an HTTP API on a unix socket in front of the image store (and, later, the
+ * sandbox registry). rb_rt_serve() runs in the foreground until SIGTERM or SIGINT.
+ */
+#ifndef RB_RUNTIME_H
+#define RB_RUNTIME_H
+
+#include <cjson/cJSON.h>
+
+#include "common/error.h"
+#include "images/images.h"
+
+#define RB_VERSION "0.1.0"
+
+struct rb_rt_config {
+	const char *socket_path;
+	const char *state_dir;
+	long socket_gid; /* group that may use the socket too, or -1 */
+	struct rb_image_limits limits;
+	const char *busybox; /* for the default image; NULL: RB_DEFAULT_BUSYBOX */
+};
+
+/* Serve until SIGTERM/SIGINT, then finish what is in flight and return 0. */
+int rb_rt_serve(const struct rb_rt_config *cfg, struct rb_error *err);
+
+/* Kernel facts, probed once at start. */
+enum rb_rt_cgroup_mode {
+	RB_RT_CGROUP_NONE,
+	RB_RT_CGROUP_V1,
+	RB_RT_CGROUP_HYBRID, /* v1 controllers plus a cgroup2 mount (e.g. /sys/fs/cgroup/unified) */
+	RB_RT_CGROUP_V2,
+};
+
+struct rb_rt_host {
+	enum rb_rt_cgroup_mode cgroup;
+	char cgroup2_mount[256]; /* where cgroup2 is mounted, "" when it is not */
+	char controllers[512];	 /* space-separated: v2's cgroup.controllers, or v1's mounts */
+	char kernel_release[65];
+	char machine[65];
+};
+
+/* Classify the cgroup setup from the text of /proc/self/mountinfo (fills cgroup,
+ * cgroup2_mount and, for v1, controllers). */
+void rb_rt_probe_cgroup_mountinfo(const char *mountinfo, struct rb_rt_host *host);
+/* Read /proc/self/mountinfo, cgroup.controllers and uname(). */
+int rb_rt_probe_host(struct rb_rt_host *host, struct rb_error *err);
+const char *rb_rt_cgroup_mode_name(enum rb_rt_cgroup_mode mode);
+/* {"cgroup":{...},"kernel":{...}} members added to obj. */
+void rb_rt_host_to_json(const struct rb_rt_host *host, cJSON *obj);
+
+#endif
