@@ -38,8 +38,9 @@ static struct archive *open_outer(const char *path, struct rb_error *err)
 	archive_read_support_filter_none(a);
 	if (archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
 		int e = archive_errno(a);
+		/* libarchive's message names the file; the load adds the path once, on top */
 		rb_error_set(err, e > 0 ? e : EINVAL, e == ENOENT ? RB_INVALID_CONFIG : RB_INVALID_IMAGE,
-			     "%s: %s", path, archive_error_string(a));
+			     "%s", archive_error_string(a));
 		archive_read_free(a);
 		return NULL;
 	}
@@ -191,7 +192,7 @@ int rb_archive_scan(const char *path, const struct rb_image_limits *limits,
 
 		if (++entries > limits->max_archive_entries)
 			return rb_error_set(err, E2BIG, RB_INVALID_IMAGE,
-					    "%s: more than %llu entries", path,
+					    "more than %llu entries",
 					    (unsigned long long)limits->max_archive_entries);
 		if (!raw || !(name = normalize_name(raw)) || !*name)
 			continue; /* the root, or a name outside the archive: never looked up */
@@ -213,19 +214,18 @@ int rb_archive_scan(const char *path, const struct rb_image_limits *limits,
 			if (!buf)
 				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 			if (read_exact(a, buf, head) < 0)
-				return rb_error_set(err, EIO, RB_INVALID_IMAGE, "%s: entry %s: %s",
-						    path, name, archive_error_string(a));
+				return rb_error_set(err, EIO, RB_INVALID_IMAGE, "entry %s: %s", name,
+						    archive_error_string(a));
 			if (looks_like_json(buf, head) || !strcmp(name, "oci-layout")) {
 				if (read_exact(a, buf + head, size - head) < 0)
 					return rb_error_set(err, EIO, RB_INVALID_IMAGE,
-							    "%s: entry %s: %s", path, name,
+							    "entry %s: %s", name,
 							    archive_error_string(a));
 				buf[size] = '\0';
 				doc_bytes += size;
 				if (doc_bytes > 8 * limits->max_metadata_bytes)
 					return rb_error_set(err, E2BIG, RB_INVALID_IMAGE,
-							    "%s: JSON documents exceed %llu bytes",
-							    path,
+							    "JSON documents exceed %llu bytes",
 							    8ULL * limits->max_metadata_bytes);
 				if (add_doc(idx, name, buf, size) < 0)
 					return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR,
@@ -239,8 +239,8 @@ int rb_archive_scan(const char *path, const struct rb_image_limits *limits,
 		TAKE_PTR(link);
 	}
 	if (r != ARCHIVE_EOF)
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "%s: not a readable tar archive: %s",
-				    path, archive_error_string(a));
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "not a readable tar archive: %s",
+				    archive_error_string(a));
 	return 0;
 }
 
@@ -391,12 +391,10 @@ int rb_archive_extract(const char *path, struct rb_archive_want *wants, size_t n
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return rb_error_set(err, EIO, RB_INVALID_IMAGE, "%s: %s", path,
-				    archive_error_string(a));
+		return rb_error_set(err, EIO, RB_INVALID_IMAGE, "%s", archive_error_string(a));
 	for (size_t i = 0; i < n_wants; i++)
 		if (!wants[i].found)
 			return rb_error_set(err, ENOENT, RB_INVALID_IMAGE,
-					    "%s: entry %s vanished between two reads", path,
-					    wants[i].entry);
+					    "entry %s vanished between two reads", wants[i].entry);
 	return 0;
 }

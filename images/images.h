@@ -5,8 +5,9 @@
  *
  * Layout under the store directory:
  *   images.db            the index (WAL)
- *   blobs/sha256/HEX     verified blobs: layers as shipped, manifests, configs
- *   layers/HEX           unpacked layers by diff_id, whiteouts in overlayfs's form
+ *   blobs/ALGO/HEX       verified blobs: layers as shipped, manifests, configs
+ *   layers/ALGO/HEX      unpacked layers by diff_id, whiteouts in overlayfs's form
+ *                        (ALGO is sha256, or sha512 for images that use it)
  *   tmp/                 work in progress; emptied at open
  *
  * All functions are safe to call from several threads at once.
