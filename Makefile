@@ -3,7 +3,7 @@ CC ?= cc
 PREFIX ?= /usr/local
 BUILD ?= build
 
-PKGS := libarchive libcrypto libcjson sqlite3 libmicrohttpd libcurl
+PKGS := libarchive libcrypto libcjson sqlite3 libmicrohttpd libcurl libseccomp libcap
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread \
 	-I. $(shell pkg-config --cflags $(PKGS))
@@ -12,7 +12,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 # The library: every room but the CLI. The CLI's files each carry one verb.
 LIB_SRC := $(wildcard common/*.c images/*.c fs/*.c isolation/*.c netpolicy/*.c runtime/*.c)
 CLI_SRC := $(wildcard cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/agent-blob.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # cmocka suites: tests/unit (logic) and tests/security (attacks on the real kernel)
 UNIT_SRC := $(wildcard tests/unit/test_*.c tests/security/test_*.c)
@@ -27,6 +27,16 @@ all: $(BUILD)/runbox
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The agent: a static program of its own, carried inside runbox and run from a sealed memfd.
+$(BUILD)/runbox-agent: isolation/agent/agent.c isolation/agent/proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ isolation/agent/agent.c
+
+$(BUILD)/obj/agent-blob.o: $(BUILD)/runbox-agent
+	@mkdir -p $(dir $@)
+	printf '.section .rodata\n.balign 16\n.global rb_agent_blob_start\n.global rb_agent_blob_end\nrb_agent_blob_start:\n.incbin "%s"\nrb_agent_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/obj/agent-blob.S
+	$(CC) -c -o $@ $(BUILD)/obj/agent-blob.S
 
 $(BUILD)/librunbox.a: $(LIB_OBJ)
 	@rm -f $@

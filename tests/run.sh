@@ -34,6 +34,12 @@ for suite in "${suites[@]}"; do
 			rc=$?
 			p=$(grep -c '^\[       OK \]' "$out" || true)
 			f=$(grep -c '^\[  FAILED  \]' "$out" || true)
+			s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s).*/\1/p' "$out")
+			s=${s:-0}
+			skip=$((skip + s))
+			# a skip must say why: cmocka prints the test's own message just before it
+			grep -B3 '^\[  SKIPPED \]' "$out" | grep -v -e '^\[' -e '^--' | sort -u |
+				sed "s|^|  $name skip: |" || true
 			# a crash before cmocka's summary still counts as a failure
 			if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 			pass=$((pass + p)) fail=$((fail + f))
