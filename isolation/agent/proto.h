@@ -1,0 +1,83 @@
+/*
+ * The wire between the daemon and a sandbox's agent, over SOCK_SEQPACKET unix sockets: one
+ * message per packet, a fixed header then a payload, file descriptors alongside by SCM_RIGHTS.
+ *
+ * The agent's control socket (fd RB_AGENT_CTL_FD) carries only new request sockets: for each
+ * operation the daemon makes a socketpair and hands one end to the agent, so every operation
+ * has a channel of its own and neither side needs to route replies.
+ * A restarted daemon takes the agent's spare control end (fd RB_AGENT_PICKUP_FD) with
+ * pidfd_getfd(); the agent then serves on that pair and makes a fresh spare.
+ */
+#ifndef RB_AGENT_PROTO_H
+#define RB_AGENT_PROTO_H
+
+#include <stdint.h>
+
+#define RB_AGENT_CTL_FD 3
+#define RB_AGENT_PICKUP_FD 4
+#define RB_AGENT_MAX_MSG (256 * 1024) /* a command line and its environment must fit */
+#define RB_AGENT_MAX_FDS 3
+
+enum rb_agent_op {
+	/* requests */
+	RB_AG_EXEC = 1, /* fds: stdin, stdout, stderr; payload: struct rb_ag_exec + strings */
+	RB_AG_SIGNAL,   /* int32 signal for the exec's process group */
+	RB_AG_OPEN,     /* struct rb_ag_open + path; reply RESULT with the fd */
+	RB_AG_STAT,     /* path; reply RESULT with struct rb_ag_stat */
+	RB_AG_LIST,     /* path; replies ENTRY... then END */
+	RB_AG_REMOVE,   /* struct rb_ag_path_flags + path */
+	RB_AG_MKDIR,    /* struct rb_ag_path_flags + path */
+	RB_AG_PING,
+	RB_AG_HELLO, /* on a control socket taken over by a restarted daemon */
+	/* replies */
+	RB_AG_STARTED = 64, /* int32 pid */
+	RB_AG_EXITED,       /* struct rb_ag_exit */
+	RB_AG_RESULT,       /* err set on failure; payload depends on the request */
+	RB_AG_ENTRY,        /* struct rb_ag_stat + name */
+	RB_AG_END,
+};
+
+struct rb_ag_hdr {
+	uint32_t op;
+	int32_t err; /* 0, or a positive errno in replies */
+	uint32_t len; /* payload bytes after the header */
+	uint32_t reserved;
+};
+
+#define RB_AG_EXEC_SETSID 1u
+
+struct rb_ag_exec {
+	uint32_t flags;
+	uint32_t argc, envc;
+	uint32_t reserved;
+	/* then: user\0 cwd\0 argv[0]\0 ... env[0]\0 ... */
+};
+
+struct rb_ag_exit {
+	int32_t status;    /* raw wait status, or -1 when exec itself failed */
+	int32_t exec_errno; /* why exec failed */
+	int64_t user_usec, sys_usec;
+};
+
+#define RB_AG_OPEN_MKDIRS 1u /* create missing parent directories */
+
+struct rb_ag_open {
+	int32_t flags; /* O_RDONLY, or O_WRONLY|O_CREAT|O_TRUNC ... */
+	uint32_t mode;
+	uint32_t opts;
+	uint32_t reserved;
+};
+
+struct rb_ag_path_flags {
+	uint32_t recursive;
+	uint32_t mode;
+};
+
+struct rb_ag_stat {
+	uint32_t mode; /* st_mode; 0 when the path does not exist */
+	uint32_t reserved;
+	int64_t size;
+	int64_t mtime_ms;
+};
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Isolation: turning a prepared image into a confined process tree whose pid 1 is runbox's
+ * agent. A sandbox gets new user (root inside = an unprivileged host range), mount, pid, uts,
+ * ipc, net and cgroup namespaces, Docker's default capabilities and seccomp filter, and
+ * no_new_privs; the agent is executed from a sealed memfd.
+ */
+#ifndef RB_ISOLATION_H
+#define RB_ISOLATION_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+struct rb_iso_ctx; /* daemon-wide: the agent memfd, the compiled seccomp filter, probes */
+
+int rb_iso_ctx_new(const char *state_dir, struct rb_iso_ctx **out, struct rb_error *err);
+void rb_iso_ctx_free(struct rb_iso_ctx *ctx);
+
+#define RB_ISO_IDS_PER_SANDBOX 65536u
+#define RB_ISO_ID_BASE 0x40000000u /* host ids of sandbox n: BASE + n * 65536 ... */
+
+struct rb_iso_spec {
+	const char *id; /* the sandbox id, also its hostname */
+	char *const *layer_dirs;
+	size_t n_layers;
+	uint64_t disk_bytes;
+	uint32_t id_slot;   /* which host id range root inside maps to */
+	int cgroup_fd;      /* a v2 cgroup directory to start in (CLONE_INTO_CGROUP), or -1 */
+	int (*attach)(pid_t pid, void *userdata); /* put the child in its cgroups, before it runs */
+	void *attach_userdata;
+	const char *resolv; /* /etc/resolv.conf contents, or NULL for none */
+};
+
+struct rb_iso_sandbox {
+	pid_t pid;     /* the agent, pid 1 inside */
+	int pidfd;     /* of the agent */
+	int ctl;       /* the agent's control socket */
+	int upper_fd;  /* the sandbox's disk (tmpfs), for usage figures */
+	uid_t host_uid;
+};
+
+int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
+		 struct rb_iso_sandbox *out, struct rb_error *err);
+/* Kill the whole sandbox (its pid 1, which takes every other process with it) and reap it. */
+int rb_iso_kill(struct rb_iso_sandbox *sb);
+void rb_iso_sandbox_close(struct rb_iso_sandbox *sb);
+
+/* ---- talking to the agent ---- */
+
+/* A new request channel to the agent: returns the daemon's end, or -errno. */
+int rb_iso_agent_channel(int ctl, struct rb_error *err);
+
+struct rb_iso_exec {
+	const char *const *argv;
+	const char *const *env;
+	const char *cwd;
+	const char *user; /* "", "name", "uid", "uid:gid" */
+	int stdin_fd, stdout_fd, stderr_fd;
+};
+/* Start a command: *chan gets the channel its end arrives on; *pid is 0 when it could not be
+ * executed at all (rb_iso_exec_wait then says why). */
+int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid,
+		      struct rb_error *err);
+struct rb_iso_exit {
+	int exited;     /* 1: exit_code valid; 0: killed by signal */
+	int exit_code;
+	int signal;
+	int exec_errno; /* the command could not be started */
+	int64_t user_usec, sys_usec;
+};
+/* Wait for the command's end on its channel (poll it for POLLIN first if need be). */
+int rb_iso_exec_wait(int chan, struct rb_iso_exit *ex, struct rb_error *err);
+int rb_iso_exec_signal(int chan, int sig);
+
+struct rb_iso_stat {
+	uint32_t mode;
+	int64_t size, mtime_ms;
+};
+/* Open a regular file inside the sandbox; flags as open(2). The fd comes back. */
+int rb_iso_file_open(int ctl, const char *path, int flags, mode_t mode, int mkdirs, int *fd,
+		     struct rb_iso_stat *st, struct rb_error *err);
+int rb_iso_file_stat(int ctl, const char *path, struct rb_iso_stat *st, struct rb_error *err);
+int rb_iso_file_mkdir(int ctl, const char *path, int recursive, struct rb_error *err);
+int rb_iso_file_remove(int ctl, const char *path, int recursive, struct rb_error *err);
+typedef int (*rb_iso_list_fn)(const char *name, const struct rb_iso_stat *st, void *ud);
+int rb_iso_file_list(int ctl, const char *path, rb_iso_list_fn fn, void *ud,
+		     struct rb_error *err);
+
+#endif

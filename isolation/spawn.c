@@ -1,0 +1,347 @@
+/*
+ * Starting a sandbox. The parent clones the child into new namespaces, maps its ids, builds
+ * its root as a detached mount and hands it over; the child attaches it, confines itself and
+ * executes the agent from a sealed memfd. Everything the child needs is prepared before the
+ * clone, because after it the child may only make system calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/proto.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "fs/fs.h"
+#include "isolation-internal.h"
+
+extern const char rb_agent_blob_start[], rb_agent_blob_end[];
+
+#define SPAWN_TIMEOUT_MS 10000
+
+static int make_agent_memfd(struct rb_error *err)
+{
+	_cleanup_close_ int fd = memfd_create("runbox-agent", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const char *p = rb_agent_blob_start;
+	size_t left = (size_t)(rb_agent_blob_end - rb_agent_blob_start);
+
+	if (fd < 0)
+		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "memfd_create");
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "write the agent");
+		p += n;
+		left -= (size_t)n;
+	}
+	/* sealed: nothing, not even the daemon, can change the agent any more */
+	if (fchmod(fd, 0555) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "seal the agent");
+	return TAKE_FD(fd);
+}
+
+int rb_iso_ctx_new(const char *state_dir, struct rb_iso_ctx **out, struct rb_error *err)
+{
+	struct rb_iso_ctx *ctx = calloc(1, sizeof(*ctx));
+	int r;
+
+	if (!ctx)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	ctx->agent_memfd = -1;
+	ctx->attach_dir = rb_path_join(state_dir, "rootfs-mnt");
+	if (!ctx->attach_dir) {
+		rb_iso_ctx_free(ctx);
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	}
+	r = rb_mkdir_p(ctx->attach_dir, 0700);
+	if (r < 0) {
+		rb_error_set(err, -r, RB_INTERNAL_ERROR, "mkdir %s: %s", ctx->attach_dir,
+			     strerror(-r));
+		rb_iso_ctx_free(ctx);
+		return r;
+	}
+	ctx->agent_memfd = make_agent_memfd(err);
+	if (ctx->agent_memfd < 0) {
+		r = ctx->agent_memfd;
+		rb_iso_ctx_free(ctx);
+		return r;
+	}
+	r = rb_iso_confine_prepare(&ctx->confine, err);
+	if (r < 0) {
+		rb_iso_ctx_free(ctx);
+		return r;
+	}
+	*out = ctx;
+	return 0;
+}
+
+void rb_iso_ctx_free(struct rb_iso_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	if (ctx->agent_memfd >= 0)
+		close(ctx->agent_memfd);
+	rb_iso_confine_release(&ctx->confine);
+	free(ctx->attach_dir);
+	free(ctx);
+}
+
+/* ---- the child ---- */
+
+struct child_args {
+	int sync;
+	int agent_memfd;
+	const struct rb_iso_confine *confine;
+	struct rb_fs_child fs;
+};
+
+static void child_fail(int sync, int errnum, const char *step)
+{
+	struct rb_ag_hdr h = { .op = RB_AG_RESULT, .err = errnum, .len = (uint32_t)strlen(step) };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)step, h.len } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	sendmsg(sync, &m, MSG_NOSIGNAL);
+	_exit(1);
+}
+
+static int recv_fd(int sock)
+{
+	struct rb_ag_hdr h;
+	struct iovec iov = { &h, sizeof(h) };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
+}
+
+static __attribute__((noreturn)) void child(const struct child_args *a)
+{
+	static char *const argv[] = { "runbox-agent", NULL };
+	static char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				      NULL };
+	const char *step = "";
+	int mount_fd, s, m;
+
+	mount_fd = recv_fd(a->sync);
+	if (mount_fd < 0)
+		_exit(1); /* the parent gave up */
+	if (rb_fs_child_attach(&a->fs, mount_fd, &step) < 0)
+		child_fail(a->sync, errno, step);
+	close(mount_fd);
+	/* the maps are written: become root of the new namespace, for real */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0)
+		child_fail(a->sync, errno, "become root of the user namespace");
+	/* now in its own cgroups: their root is what the sandbox sees */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(a->sync, errno, "unshare the cgroup namespace");
+	if (rb_fs_child_setup(&a->fs, &step) < 0)
+		child_fail(a->sync, errno, step);
+	if (rb_iso_confine_apply(a->confine, &step) < 0)
+		child_fail(a->sync, errno, step);
+	/* the agent's fds: its control socket at 3, itself at 4 (gone at exec), nothing else */
+	s = fcntl(a->sync, F_DUPFD, 100);
+	m = fcntl(a->agent_memfd, F_DUPFD, 100);
+	if (s < 0 || m < 0 || dup2(s, RB_AGENT_CTL_FD) < 0 || dup3(m, 4, O_CLOEXEC) < 0)
+		child_fail(a->sync, errno, "arrange the agent's descriptors");
+	syscall(SYS_close_range, 5, ~0U, 0);
+	syscall(SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH);
+	child_fail(RB_AGENT_CTL_FD, errno, "execute the agent");
+	_exit(1);
+}
+
+/* ---- the parent ---- */
+
+static int write_map(pid_t pid, const char *which, uid_t base, struct rb_error *err)
+{
+	char path[64], map[64];
+	_cleanup_close_ int fd = -1;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which);
+	n = snprintf(map, sizeof(map), "0 %u %u\n", base, RB_ISO_IDS_PER_SANDBOX);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, map, (size_t)n) != n)
+		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "write %s", path);
+	return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	struct rb_ag_hdr h = { .op = RB_AG_HELLO };
+	struct iovec iov = { &h, sizeof(h) };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* The agent says hello once it runs; the child says what failed if it could not get there. */
+static int await_agent(int sync, struct rb_error *err)
+{
+	struct pollfd p = { .fd = sync, .events = POLLIN };
+	char buf[sizeof(struct rb_ag_hdr) + 256];
+	struct rb_ag_hdr h;
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, SPAWN_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return rb_error_set(err, ETIMEDOUT, RB_INTERNAL_ERROR,
+				    "the sandbox did not start within %d ms", SPAWN_TIMEOUT_MS);
+	n = recv(sync, buf, sizeof(buf) - 1, 0);
+	if (n < (ssize_t)sizeof(h))
+		return rb_error_set(err, EPIPE, RB_INTERNAL_ERROR,
+				    "the sandbox's first process died before its agent started");
+	memcpy(&h, buf, sizeof(h));
+	if (h.op == RB_AG_HELLO)
+		return 0;
+	buf[n] = '\0';
+	return rb_error_set(err, h.err > 0 ? h.err : EIO, RB_INTERNAL_ERROR,
+			    "sandbox setup: %s: %s", buf + sizeof(h), strerror(h.err));
+}
+
+int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
+		 struct rb_iso_sandbox *out, struct rb_error *err)
+{
+	char hostname[80], hosts[256], userns[64];
+	struct child_args a = { .agent_memfd = ctx->agent_memfd, .confine = &ctx->confine };
+	struct clone_args ca = { 0 };
+	struct rb_fs_root root = { -1, -1 };
+	_cleanup_close_ int userns_fd = -1;
+	int sync[2], pidfd = -1, r;
+	uid_t base = RB_ISO_ID_BASE + spec->id_slot * RB_ISO_IDS_PER_SANDBOX;
+	long pid;
+
+	memset(out, 0, sizeof(*out));
+	out->pidfd = out->ctl = out->upper_fd = -1;
+	snprintf(hostname, sizeof(hostname), "%s\n", spec->id);
+	snprintf(hosts, sizeof(hosts),
+		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+		 "127.0.1.1\t%s\n",
+		 spec->id);
+	a.fs = (struct rb_fs_child){ .attach_at = ctx->attach_dir,
+				     .hostname = hostname,
+				     .hosts = hosts,
+				     .resolv = spec->resolv ? spec->resolv : "" };
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
+		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "socketpair");
+	a.sync = sync[1];
+	ca.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+		   CLONE_NEWNET | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	if (spec->cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)spec->cgroup_fd;
+	}
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0) {
+		close(sync[0]);
+		child(&a);
+	}
+	close(sync[1]);
+	if (pid < 0) {
+		close(sync[0]);
+		return rb_error_sys(err, errno, errno == ENOSPC || errno == EAGAIN
+							? RB_RESOURCE_EXHAUSTED
+							: RB_INTERNAL_ERROR,
+				    "clone a sandbox");
+	}
+	out->pid = (pid_t)pid;
+	out->pidfd = pidfd;
+	out->ctl = sync[0];
+	out->host_uid = base;
+	r = write_map(out->pid, "uid_map", base, err);
+	if (r == 0)
+		r = write_map(out->pid, "gid_map", base, err);
+	if (r == 0 && spec->attach && (r = spec->attach(out->pid, spec->attach_userdata)) < 0)
+		rb_error_set(err, -r, RB_INTERNAL_ERROR, "put the sandbox in its cgroups: %s",
+			     strerror(-r));
+	if (r == 0) {
+		snprintf(userns, sizeof(userns), "/proc/%d/ns/user", (int)pid);
+		userns_fd = open(userns, O_RDONLY | O_CLOEXEC);
+		if (userns_fd < 0)
+			r = rb_error_sys(err, errno, RB_INTERNAL_ERROR, "open %s", userns);
+	}
+	if (r == 0)
+		r = rb_fs_root_build(spec->layer_dirs, spec->n_layers, spec->disk_bytes, userns_fd,
+				     base, base, &root, err);
+	if (r == 0 && (r = send_fd(out->ctl, root.mount_fd)) < 0)
+		rb_error_set(err, -r, RB_INTERNAL_ERROR, "hand the root to the sandbox: %s",
+			     strerror(-r));
+	if (root.mount_fd >= 0) {
+		close(root.mount_fd);
+		root.mount_fd = -1;
+	}
+	if (r == 0)
+		r = await_agent(out->ctl, err);
+	if (r < 0) {
+		rb_fs_root_close(&root);
+		rb_iso_kill(out);
+		rb_iso_sandbox_close(out);
+		return r;
+	}
+	out->upper_fd = root.upper_fd;
+	return 0;
+}
+
+int rb_iso_kill(struct rb_iso_sandbox *sb)
+{
+	siginfo_t si;
+
+	if (sb->pidfd < 0)
+		return 0;
+	/* pid 1 of the namespace: the kernel takes every other process with it */
+	if (syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		return -errno;
+	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+void rb_iso_sandbox_close(struct rb_iso_sandbox *sb)
+{
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->ctl >= 0)
+		close(sb->ctl);
+	if (sb->upper_fd >= 0)
+		close(sb->upper_fd);
+	sb->pidfd = sb->ctl = sb->upper_fd = -1;
+}
