@@ -229,7 +229,7 @@ static int write_archive(const char *out, const char *layer_path, const char *di
 	if (asprintf(&config,
 		     "{\"architecture\":\"%s\",\"os\":\"linux\",\"created\":\"2000-01-01T00:00:00Z\","
 		     "\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-		     "/usr/bin:/sbin:/bin\"],\"Cmd\":[\"/bin/sh\"],\"WorkingDir\":\"/\","
+		     "/usr/bin:/sbin:/bin\"],\"Cmd\":[\"/bin/sh\"],"
 		     "\"Labels\":{\"org.opencontainers.image.title\":\"runbox default image\","
 		     "\"org.opencontainers.image.description\":\"busybox from the host's "
 		     "busybox-static\",\"dev.runbox.busybox.digest\":\"%s\"}},"

@@ -10,6 +10,17 @@ const struct rb_rt_route rb_rt_routes[] = {
     {"POST", "/api/v1/images/load", rb_rt_api_images_load, 0},
     {"GET", "/api/v1/images/{ref*}", rb_rt_api_image_get, 0},
     {"DELETE", "/api/v1/images/{ref*}", rb_rt_api_image_delete, 0},
+    {"POST", "/api/v1/sandboxes", rb_rt_api_sandbox_create, 0},
+    {"GET", "/api/v1/sandboxes", rb_rt_api_sandbox_list, 0},
+    {"GET", "/api/v1/sandboxes/{id}", rb_rt_api_sandbox_get, 0},
+    {"DELETE", "/api/v1/sandboxes/{id}", rb_rt_api_sandbox_delete, 0},
+    {"POST", "/api/v1/sandboxes/{id}/exec", rb_rt_api_sandbox_exec, RB_RT_COMMAND_MAX * 4},
+    {"GET", "/api/v1/sandboxes/{id}/files", rb_rt_api_file_read, 0},
+    {"POST", "/api/v1/sandboxes/{id}/files", rb_rt_api_file_write, RB_RT_FILE_JSON_MAX * 2},
+    {"DELETE", "/api/v1/sandboxes/{id}/files", rb_rt_api_file_delete, 0},
+    {"GET", "/api/v1/sandboxes/{id}/files/list", rb_rt_api_file_list, 0},
+    {"GET", "/api/v1/sandboxes/{id}/files/exists", rb_rt_api_file_exists, 0},
+    {"POST", "/api/v1/sandboxes/{id}/files/mkdir", rb_rt_api_file_mkdir, 0},
 };
 
 const size_t rb_rt_n_routes = RB_ARRAY_SIZE(rb_rt_routes);

@@ -20,9 +20,15 @@ static inline void rb_rt_json_deletep(cJSON **j)
 }
 #define _cleanup_json_ _cleanup_(rb_rt_json_deletep)
 
+struct rb_rt_sandboxes;
+
+#define RB_RT_COMMAND_MAX (128 * 1024) /* bytes of a command line: COMMAND_TOO_LONG past it */
+#define RB_RT_FILE_JSON_MAX (32u << 20) /* files read or written as JSON; larger ones stream */
+
 struct rb_rt_server {
 	const struct rb_rt_config *cfg;
 	struct rb_image_store *store;
+	struct rb_rt_sandboxes *sandboxes;
 	struct rb_rt_host host;
 	bool debug; /* RUNBOX_DEBUG: one log line per request */
 	atomic_int inflight;
@@ -101,6 +107,29 @@ int rb_rt_api_images_list(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_image_get(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_image_delete(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_images_load(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_create(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_list(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_get(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_delete(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_exec(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_write(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_list(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_exists(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_delete(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_mkdir(struct rb_rt_req *req, struct rb_error *err);
+
+/* stream.c: an answer streamed as NDJSON lines, written by a worker thread */
+struct rb_rt_stream;
+typedef void (*rb_rt_stream_fn)(struct rb_rt_stream *s, void *ud);
+/* Answers 200 application/x-ndjson and runs fn(s, ud) on a thread; ud_free(ud) runs when the
+ * answer is done with, on every path (also when this fails). */
+int rb_rt_stream_start(struct rb_rt_req *req, rb_rt_stream_fn fn, void *ud,
+		       void (*ud_free)(void *), struct rb_error *err);
+/* Write obj as one line, and free it; lines after the client went away are dropped. */
+void rb_rt_stream_line(struct rb_rt_stream *s, cJSON *obj);
+bool rb_rt_stream_broken(const struct rb_rt_stream *s);
+const char *rb_rt_stream_request_id(const struct rb_rt_stream *s);
 
 /* load_stream.c: answer a load as NDJSON progress lines and a final result line */
 int rb_rt_load_stream(struct rb_rt_req *req, const char *path, const char *name,

@@ -3,6 +3,7 @@
  * bind the socket, serve until SIGTERM/SIGINT, then drain in-flight requests and undo it all.
  */
 #include "runtime-internal.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -209,6 +210,7 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	_cleanup_(lock_releasep) int lock_fd = -1;
 	_cleanup_(store_closep) struct rb_image_store *store = NULL;
 	_cleanup_close_ int listen_fd = -1;
+	struct rb_rt_sandboxes sandboxes;
 	const struct rb_rt_config *cfg = srv->cfg;
 	struct signalfd_siginfo si = {0};
 	struct MHD_Daemon *d;
@@ -233,8 +235,18 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		return r;
 	}
 	srv->store = store;
+	r = rb_rt_sandboxes_open(&sandboxes, cfg->state_dir, store, err);
+	if (r < 0) {
+		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
+		remove_socket(cfg->socket_path, &sock_st);
+		return r;
+	}
+	if (cfg->default_pids)
+		sandboxes.default_pids = cfg->default_pids;
+	srv->sandboxes = &sandboxes;
 	d = rb_rt_http_start(srv, listen_fd, err);
 	if (!d) {
+		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
 		remove_socket(cfg->socket_path, &sock_st);
 		return -EIO;
 	}
@@ -247,6 +259,9 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	if (srv->debug)
 		fprintf(stderr, "runbox: signal %u, shutting down\n", si.ssi_signo);
 	drain(srv, d, sig_fd, cfg->socket_path, &sock_st);
+	/* until sandboxes outlive the daemon's records (recovery), they end with it */
+	rb_rt_sandboxes_close(&sandboxes, "daemon stopped");
+	srv->sandboxes = NULL;
 	return 0;
 }
 

@@ -1,0 +1,781 @@
+/*
+ * Sandboxes, from a SandboxConfig to a terminated record. The registry (sandboxes.db) holds
+ * every sandbox's API object; the live ones also have their isolation handles in memory.
+ * A failed create undoes each step it took, in reverse: the root never touched the host's
+ * mounts, so what is left to undo is the process, the cgroup, the image hold and the slot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "images/images.h"
+#include "sandbox.h"
+
+#define MAX_SLOTS 16384
+#define MAX_METADATA 20
+
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+			     "PRAGMA synchronous=NORMAL;"
+			     "CREATE TABLE IF NOT EXISTS sandboxes("
+			     " id TEXT PRIMARY KEY, state TEXT NOT NULL, image TEXT NOT NULL,"
+			     " created_at INTEGER NOT NULL, slot INTEGER, doc TEXT NOT NULL);"
+			     "CREATE INDEX IF NOT EXISTS sandboxes_state ON sandboxes(state);";
+
+static const char *const state_names[] = { "creating", "running", "paused", "terminated" };
+
+static void stmt_finalize(sqlite3_stmt **st)
+{
+	if (*st)
+		sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(stmt_finalize)
+
+static void json_deletep(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
+#define _cleanup_sbjson_ _cleanup_(json_deletep)
+
+static int db_err(struct rb_rt_sandboxes *m, struct rb_error *err, const char *what)
+{
+	return rb_error_set(err, EIO, RB_INTERNAL_ERROR, "sandbox registry: %s: %s", what,
+			    sqlite3_errmsg(m->db));
+}
+
+/* Write a sandbox's object to the registry. Caller holds m->lock. */
+static int save(struct rb_rt_sandboxes *m, const char *id, const char *state, const char *image,
+		long long created, long slot, const cJSON *doc, struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(doc);
+
+	if (!text)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	if (sqlite3_prepare_v2(m->db,
+			       "INSERT OR REPLACE INTO sandboxes(id, state, image, created_at, slot, doc)"
+			       " VALUES(?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(m, err, "prepare");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, image, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, created);
+	if (slot >= 0)
+		sqlite3_bind_int64(st, 5, slot);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_err(m, err, "save a sandbox");
+	return 0;
+}
+
+static void set_time(cJSON *doc, const char *key, long long ms)
+{
+	char when[32];
+
+	cJSON *v;
+
+	if (ms >= 0)
+		rb_format_time(ms, when);
+	v = ms < 0 ? cJSON_CreateNull() : cJSON_CreateString(when);
+	/* in place, so the object keeps the reference's field order */
+	if (cJSON_GetObjectItemCaseSensitive(doc, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(doc, key, v);
+	else
+		cJSON_AddItemToObject(doc, key, v);
+}
+
+static void set_state(cJSON *doc, enum rb_rt_sb_state s)
+{
+	cJSON_ReplaceItemInObjectCaseSensitive(doc, "state", cJSON_CreateString(state_names[s]));
+}
+
+/* ---- open, close, recovery ---- */
+
+/* A daemon that died left sandboxes it can no longer drive: end them by their cgroups
+ * (never by pid, which may have been reused) and mark them lost. */
+static void sweep_orphans(struct rb_rt_sandboxes *m)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT id, doc, created_at FROM sandboxes WHERE state <> 'terminated'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		_cleanup_sbjson_ cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+		struct rb_iso_cgroup *cg = NULL;
+		struct rb_error err;
+
+		if (rb_iso_cgroup_load(&m->cg, id, &cg, &err) == 0) {
+			rb_iso_cgroup_kill_all(cg, &err);
+			rb_iso_cgroup_destroy(cg, &err);
+			rb_iso_cgroup_free(cg);
+		}
+		rb_image_release(m->store, id, &err);
+		if (!doc)
+			continue;
+		set_state(doc, RB_SB_TERMINATED);
+		set_time(doc, "terminatedAt", rb_now_ms());
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "terminationReason");
+		cJSON_AddStringToObject(doc, "terminationReason", "lost");
+		save(m, id, "terminated",
+		     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "image")),
+		     sqlite3_column_int64(st, 2), -1, doc, &err);
+	}
+}
+
+int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
+			 struct rb_image_store *store, struct rb_error *err)
+{
+	_cleanup_free_ char *path = rb_path_join(state_dir, "sandboxes.db");
+	char *msg = NULL;
+	struct sysinfo si;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+	m->store = store;
+	m->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	m->host_memory_mb = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit >> 20 : 4096;
+	m->default_pids = 4096;
+	m->n_slots = MAX_SLOTS;
+	m->slots = calloc(m->n_slots, 1);
+	if (!path || !m->slots)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(m->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		rb_error_set(err, EIO, RB_INTERNAL_ERROR, "open %s: %s", path,
+			     msg ? msg : (m->db ? sqlite3_errmsg(m->db) : "out of memory"));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(m->db, 5000);
+	r = rb_iso_cgroup_probe(&m->cg, err);
+	if (r < 0)
+		return rb_error_wrap(err, "probing cgroups");
+	r = rb_iso_cgroup_prepare_root(&m->cg, err);
+	if (r < 0)
+		return rb_error_wrap(err, "preparing cgroups");
+	r = rb_iso_ctx_new(state_dir, &m->iso, err);
+	if (r < 0)
+		return r;
+	sweep_orphans(m);
+	return 0;
+}
+
+static void sandbox_free(struct rb_rt_sandbox *sb)
+{
+	if (!sb)
+		return;
+	rb_iso_sandbox_close(&sb->iso);
+	rb_iso_cgroup_free(sb->cg);
+	for (char **e = sb->env; e && *e; e++)
+		free(*e);
+	free(sb->env);
+	free(sb->workdir);
+	free(sb->user);
+	cJSON_Delete(sb->doc);
+	free(sb);
+}
+
+void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
+{
+	while (m->n_live > 0) {
+		struct rb_error err;
+		char id[16];
+
+		snprintf(id, sizeof(id), "%s", m->live[0]->id);
+		if (rb_rt_sandbox_terminate(m, id, reason, NULL, &err) < 0) {
+			/* drop it from the table all the same, or this loop never ends */
+			pthread_mutex_lock(&m->lock);
+			if (m->n_live > 0 && !strcmp(m->live[0]->id, id))
+				m->live[0] = m->live[--m->n_live];
+			pthread_mutex_unlock(&m->lock);
+		}
+	}
+	free(m->live);
+	free(m->slots);
+	rb_iso_ctx_free(m->iso);
+	if (m->db)
+		sqlite3_close(m->db);
+	pthread_mutex_destroy(&m->lock);
+}
+
+/* ---- validation ---- */
+
+static int field_err(struct rb_error *err, const char *field, const char *msg)
+{
+	return rb_error_set(err, EINVAL, RB_INVALID_CONFIG, "field \"%s\" %s", field, msg);
+}
+
+static int get_number(const cJSON *obj, const char *key, const char *field, double lo, double hi,
+		      bool whole, double def, double *out, struct rb_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char msg[128];
+
+	if (!v || cJSON_IsNull(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return field_err(err, field, "must be a number");
+	if (whole && v->valuedouble != floor(v->valuedouble))
+		return field_err(err, field, "must be a whole number");
+	if (v->valuedouble < lo || v->valuedouble > hi) {
+		snprintf(msg, sizeof(msg), "must be between %g and %g, not %g", lo, hi,
+			 v->valuedouble);
+		return field_err(err, field, msg);
+	}
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int check_string_map(const cJSON *obj, const char *field, size_t max, bool env,
+			    struct rb_error *err)
+{
+	const cJSON *it;
+	size_t n = 0;
+
+	if (!obj || cJSON_IsNull(obj))
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return field_err(err, field, "must be an object of strings");
+	cJSON_ArrayForEach(it, obj)
+	{
+		if (!cJSON_IsString(it))
+			return field_err(err, field, "must hold only string values");
+		if (env && (!*it->string || strchr(it->string, '=')))
+			return field_err(err, field, "has a name that is empty or holds '='");
+		if (++n > max)
+			return field_err(err, field, "has too many keys");
+	}
+	return 0;
+}
+
+struct sb_config {
+	const char *image;
+	double cpu, memory_mb, disk_mb, timeout_ms, idle_ms;
+	const cJSON *env, *metadata, *network;
+	const char *workdir;
+};
+
+static int parse_config(struct rb_rt_sandboxes *m, const cJSON *c, struct sb_config *out,
+			struct rb_error *err)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "resources");
+	const cJSON *image = cJSON_GetObjectItemCaseSensitive(c, "image");
+	const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(c, "workdir");
+	double max_mem = (double)m->host_memory_mb;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsString(image) || !*image->valuestring)
+		return field_err(err, "image", "is required and must be a non-empty string");
+	out->image = image->valuestring;
+	if (res && !cJSON_IsNull(res) && !cJSON_IsObject(res))
+		return field_err(err, "resources", "must be an object");
+	if ((r = get_number(res, "cpu", "resources.cpu", 0.01, m->host_cpus, false,
+			    m->host_cpus < 2 ? m->host_cpus : 2, &out->cpu, err)) < 0 ||
+	    (r = get_number(res, "memoryMb", "resources.memoryMb", 16, max_mem, true,
+			    max_mem < 4096 ? max_mem : 4096, &out->memory_mb, err)) < 0 ||
+	    (r = get_number(res, "diskMb", "resources.diskMb", 16, 1 << 20, true, 10240,
+			    &out->disk_mb, err)) < 0 ||
+	    (r = get_number(c, "timeoutMs", "timeoutMs", 1, 86400000, true, 300000,
+			    &out->timeout_ms, err)) < 0 ||
+	    (r = get_number(c, "idleTimeoutMs", "idleTimeoutMs", 0, 86400000, true, 120000,
+			    &out->idle_ms, err)) < 0)
+		return r;
+	out->env = cJSON_GetObjectItemCaseSensitive(c, "env");
+	out->metadata = cJSON_GetObjectItemCaseSensitive(c, "metadata");
+	out->network = cJSON_GetObjectItemCaseSensitive(c, "network");
+	if ((r = check_string_map(out->env, "env", 4096, true, err)) < 0 ||
+	    (r = check_string_map(out->metadata, "metadata", MAX_METADATA, false, err)) < 0)
+		return r;
+	if (out->network && !cJSON_IsNull(out->network) && !cJSON_IsObject(out->network))
+		return field_err(err, "network", "must be an object");
+	if (workdir && !cJSON_IsNull(workdir)) {
+		if (!cJSON_IsString(workdir) || workdir->valuestring[0] != '/' ||
+		    strlen(workdir->valuestring) > 4096)
+			return field_err(err, "workdir", "must be an absolute path");
+		out->workdir = workdir->valuestring;
+	}
+	return 0;
+}
+
+/* ---- environment ---- */
+
+static char **merge_env(const cJSON *image_env, const cJSON *env)
+{
+	size_t n = 0, cap = (size_t)cJSON_GetArraySize(image_env) + (size_t)cJSON_GetArraySize(env) + 3;
+	char **out = calloc(cap + 1, sizeof(*out));
+	const cJSON *it;
+	bool has_path = false, has_home = false;
+
+	if (!out)
+		return NULL;
+	cJSON_ArrayForEach(it, image_env)
+	{
+		if (cJSON_IsString(it) && strchr(it->valuestring, '=') && n < cap)
+			out[n++] = strdup(it->valuestring);
+	}
+	cJSON_ArrayForEach(it, env)
+	{
+		size_t klen = strlen(it->string);
+		char *kv;
+
+		/* the sandbox's value replaces the image's */
+		for (size_t i = 0; i < n; i++)
+			if (out[i] && !strncmp(out[i], it->string, klen) && out[i][klen] == '=') {
+				free(out[i]);
+				out[i] = out[--n];
+				out[n] = NULL;
+				break;
+			}
+		if (asprintf(&kv, "%s=%s", it->string, it->valuestring) >= 0 && n < cap)
+			out[n++] = kv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		has_path |= !strncmp(out[i], "PATH=", 5);
+		has_home |= !strncmp(out[i], "HOME=", 5);
+	}
+	if (!has_path)
+		out[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!has_home)
+		out[n++] = strdup("HOME=/root");
+	return out;
+}
+
+/* ---- create ---- */
+
+static int take_slot(struct rb_rt_sandboxes *m)
+{
+	for (size_t i = 1; i < m->n_slots; i++)
+		if (!m->slots[i]) {
+			m->slots[i] = 1;
+			return (int)i;
+		}
+	return -1;
+}
+
+static cJSON *make_doc(const char *id, const struct sb_config *c, const char *workdir,
+		       long long now)
+{
+	cJSON *doc = cJSON_CreateObject(), *res, *net, *eg, *in;
+	const cJSON *n = c->network;
+	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(n, "egress"), "allow");
+	const char *def = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(n, "egress"), "default"));
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(n, "ingress"), "allowPorts");
+
+	cJSON_AddStringToObject(doc, "id", id);
+	cJSON_AddStringToObject(doc, "state", "creating");
+	cJSON_AddStringToObject(doc, "image", c->image);
+	res = cJSON_AddObjectToObject(doc, "resources");
+	cJSON_AddNumberToObject(res, "cpu", c->cpu);
+	cJSON_AddNumberToObject(res, "memoryMb", c->memory_mb);
+	cJSON_AddNumberToObject(res, "diskMb", c->disk_mb);
+	cJSON_AddItemToObject(doc, "env", c->env && cJSON_IsObject(c->env)
+						  ? cJSON_Duplicate(c->env, 1)
+						  : cJSON_CreateObject());
+	cJSON_AddStringToObject(doc, "workdir", workdir);
+	cJSON_AddNumberToObject(doc, "timeoutMs", c->timeout_ms);
+	cJSON_AddNumberToObject(doc, "idleTimeoutMs", c->idle_ms);
+	cJSON_AddItemToObject(doc, "metadata", c->metadata && cJSON_IsObject(c->metadata)
+						       ? cJSON_Duplicate(c->metadata, 1)
+						       : cJSON_CreateObject());
+	net = cJSON_AddObjectToObject(doc, "network");
+	eg = cJSON_AddObjectToObject(net, "egress");
+	cJSON_AddItemToObject(eg, "allow", cJSON_IsArray(allow) ? cJSON_Duplicate(allow, 1)
+								: cJSON_CreateArray());
+	cJSON_AddStringToObject(eg, "default", def ? def : "allow");
+	in = cJSON_AddObjectToObject(net, "ingress");
+	cJSON_AddItemToObject(in, "allowPorts", cJSON_IsArray(ports) ? cJSON_Duplicate(ports, 1)
+								     : cJSON_CreateArray());
+	set_time(doc, "createdAt", now);
+	set_time(doc, "startedAt", -1);
+	set_time(doc, "pausedAt", -1);
+	set_time(doc, "terminatedAt", -1);
+	return doc;
+}
+
+struct attach_ctx {
+	struct rb_iso_cgroup *cg;
+	struct rb_error *err;
+};
+
+static int attach_cgroup(pid_t pid, void *ud)
+{
+	struct attach_ctx *a = ud;
+
+	return rb_iso_cgroup_attach_pid(a->cg, pid, a->err);
+}
+
+/* The host's resolvers for the sandbox (networking proper comes with the network policy). */
+static char *resolv_conf(void)
+{
+	char *data = NULL;
+	size_t len;
+	struct rb_error ignored;
+
+	if (rb_read_file("/etc/resolv.conf", 64 << 10, &data, &len, &ignored) < 0)
+		return strdup("");
+	return data;
+}
+
+int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON **out,
+			 struct rb_error *err)
+{
+	struct rb_rt_sandbox *sb = calloc(1, sizeof(*sb));
+	struct rb_image *img = NULL;
+	struct sb_config c;
+	struct rb_iso_cgroup_limits lim;
+	struct attach_ctx actx = { .err = err };
+	_cleanup_free_ char *resolv = NULL;
+	_cleanup_close_ int cg_fd = -1;
+	char rnd[11];
+	const char *wd;
+	long long now = rb_now_ms();
+	int r, slot = -1;
+	bool held = false;
+
+	if (!sb)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	sb->iso.pidfd = sb->iso.ctl = sb->iso.upper_fd = -1;
+	sb->created_ms = now;
+	r = parse_config(m, config, &c, err);
+	if (r < 0)
+		goto fail;
+	lim = (struct rb_iso_cgroup_limits){ .memory_bytes = (uint64_t)c.memory_mb << 20,
+					     .cpus = c.cpu,
+					     .pids_max = m->default_pids };
+	r = rb_iso_cgroup_validate_limits(&lim, err);
+	if (r < 0)
+		goto fail;
+	rb_random_id(rnd, 10);
+	snprintf(sb->id, sizeof(sb->id), "sb_%s", rnd);
+	r = rb_image_acquire(m->store, c.image, sb->id, &img, err);
+	if (r < 0) {
+		if (err->code == RB_IMAGE_NOT_FOUND)
+			err->code = RB_INVALID_CONFIG;
+		goto fail;
+	}
+	held = true;
+	sb->env = merge_env(cJSON_GetObjectItemCaseSensitive(img->config, "Env"), c.env);
+	wd = c.workdir;
+	if (!wd)
+		wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "WorkingDir"));
+	if (!wd || !*wd)
+		wd = "/workspace";
+	sb->workdir = strdup(wd);
+	sb->user = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User"))
+				  ?: "");
+	sb->doc = make_doc(sb->id, &c, wd, now);
+	resolv = resolv_conf();
+	if (!sb->env || !sb->workdir || !sb->user || !sb->doc || !resolv) {
+		r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+		goto fail;
+	}
+
+	pthread_mutex_lock(&m->lock);
+	slot = take_slot(m);
+	if (slot >= 0)
+		r = save(m, sb->id, "creating", c.image, now, slot, sb->doc, err);
+	pthread_mutex_unlock(&m->lock);
+	if (slot < 0) {
+		r = rb_error_set(err, ENOSPC, RB_RESOURCE_EXHAUSTED, "no free sandbox slot (%zu)",
+				 m->n_slots);
+		goto fail;
+	}
+	if (r < 0)
+		goto fail;
+	sb->slot = (uint32_t)slot;
+
+	r = rb_iso_cgroup_create(&m->cg, sb->id, &sb->cg, err);
+	if (r == 0)
+		r = rb_iso_cgroup_set_limits(sb->cg, &lim, err);
+	if (r == 0)
+		r = rb_iso_cgroup_open_fd(sb->cg, &cg_fd, err);
+	if (r < 0)
+		goto fail;
+	actx.cg = sb->cg;
+	{
+		struct rb_iso_spec spec = { .id = sb->id,
+					    .layer_dirs = img->layer_dirs,
+					    .n_layers = img->n_layers,
+					    .disk_bytes = (uint64_t)c.disk_mb << 20,
+					    .id_slot = sb->slot,
+					    .cgroup_fd = cg_fd,
+					    .attach = attach_cgroup,
+					    .attach_userdata = &actx,
+					    .resolv = resolv };
+		r = rb_iso_spawn(m->iso, &spec, &sb->iso, err);
+	}
+	if (r < 0)
+		goto fail;
+	/* the working directory exists from the start, as the image's own would */
+	r = rb_iso_file_mkdir(sb->iso.ctl, sb->workdir, 1, err);
+	if (r < 0) {
+		rb_error_wrap(err, "making the working directory");
+		goto fail;
+	}
+	rb_image_free(img);
+	img = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	sb->state = RB_SB_RUNNING;
+	set_state(sb->doc, RB_SB_RUNNING);
+	set_time(sb->doc, "startedAt", rb_now_ms());
+	r = save(m, sb->id, "running", c.image, now, slot, sb->doc, err);
+	if (r == 0) {
+		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
+
+		if (live) {
+			m->live = live;
+			m->live[m->n_live++] = sb;
+			sb->refs = 1;
+		} else {
+			r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+		}
+	}
+	if (r == 0 && out)
+		*out = cJSON_Duplicate(sb->doc, 1);
+	pthread_mutex_unlock(&m->lock);
+	if (r < 0)
+		goto fail;
+	return 0;
+
+fail:
+	/* undo, last step first: the process, its cgroup, the record, the slot, the image */
+	{
+		struct rb_error ignored;
+
+		rb_iso_kill(&sb->iso);
+		if (sb->cg) {
+			rb_iso_cgroup_kill_all(sb->cg, &ignored);
+			rb_iso_cgroup_destroy(sb->cg, &ignored);
+		}
+		pthread_mutex_lock(&m->lock);
+		if (slot >= 0) {
+			_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+			m->slots[slot] = 0;
+			if (sqlite3_prepare_v2(m->db, "DELETE FROM sandboxes WHERE id=?", -1, &st,
+					       NULL) == SQLITE_OK) {
+				sqlite3_bind_text(st, 1, sb->id, -1, SQLITE_STATIC);
+				sqlite3_step(st);
+			}
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (held)
+			rb_image_release(m->store, sb->id, &ignored);
+		rb_image_free(img);
+		sandbox_free(sb);
+	}
+	return r;
+}
+
+/* ---- lookups ---- */
+
+static struct rb_rt_sandbox *find_live(struct rb_rt_sandboxes *m, const char *id, size_t *index)
+{
+	for (size_t i = 0; i < m->n_live; i++)
+		if (!strcmp(m->live[i]->id, id)) {
+			if (index)
+				*index = i;
+			return m->live[i];
+		}
+	return NULL;
+}
+
+static int not_found(const char *id, struct rb_error *err)
+{
+	return rb_error_set(err, ENOENT, RB_SANDBOX_NOT_FOUND, "sandbox \"%.64s\" not found", id);
+}
+
+int rb_rt_sandbox_get(struct rb_rt_sandboxes *m, const char *id, cJSON **out,
+		      struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (sqlite3_prepare_v2(m->db, "SELECT doc FROM sandboxes WHERE id=?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		r = db_err(m, err, "prepare");
+	} else {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*out = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+		else
+			r = not_found(id, err);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int rb_rt_sandbox_list(struct rb_rt_sandboxes *m, const struct rb_rt_list_query *q, cJSON **out,
+		       struct rb_error *err)
+{
+	char where[1024] = " WHERE 1=1";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *ct = NULL;
+	_cleanup_free_ char *sql = NULL, *count_sql = NULL;
+	cJSON *data, *page, *body;
+	long long total = 0;
+	int bind;
+
+	if (q->state)
+		strcat(where, " AND state = ?");
+	if (q->image)
+		strcat(where, " AND image = ?");
+	for (size_t i = 0; i < q->n_meta; i++)
+		strcat(where, " AND json_extract(doc, '$.metadata.\"' || ? || '\"') = ?");
+	if (asprintf(&sql,
+		     "SELECT doc FROM sandboxes%s ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+		     where) < 0 ||
+	    asprintf(&count_sql, "SELECT count(*) FROM sandboxes%s", where) < 0)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	pthread_mutex_lock(&m->lock);
+	if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(m->db, count_sql, -1, &ct, NULL) != SQLITE_OK) {
+		int r = db_err(m, err, "list");
+		pthread_mutex_unlock(&m->lock);
+		return r;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		sqlite3_stmt *s = pass ? ct : st;
+
+		bind = 1;
+		if (q->state)
+			sqlite3_bind_text(s, bind++, q->state, -1, SQLITE_STATIC);
+		if (q->image)
+			sqlite3_bind_text(s, bind++, q->image, -1, SQLITE_STATIC);
+		for (size_t i = 0; i < q->n_meta; i++) {
+			sqlite3_bind_text(s, bind++, q->meta_key[i], -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, bind++, q->meta_value[i], -1, SQLITE_STATIC);
+		}
+		if (!pass) {
+			sqlite3_bind_int64(s, bind++, q->limit);
+			sqlite3_bind_int64(s, bind++, q->offset);
+		}
+	}
+	data = cJSON_CreateArray();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		cJSON_AddItemToArray(data, cJSON_Parse((const char *)sqlite3_column_text(st, 0)));
+	if (sqlite3_step(ct) == SQLITE_ROW)
+		total = sqlite3_column_int64(ct, 0);
+	pthread_mutex_unlock(&m->lock);
+	body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "data", data);
+	page = cJSON_AddObjectToObject(body, "pagination");
+	cJSON_AddNumberToObject(page, "total", (double)total);
+	cJSON_AddNumberToObject(page, "limit", (double)q->limit);
+	cJSON_AddNumberToObject(page, "offset", (double)q->offset);
+	cJSON_AddBoolToObject(page, "hasMore", q->offset + cJSON_GetArraySize(data) < total);
+	*out = body;
+	return 0;
+}
+
+int rb_rt_sandbox_hold(struct rb_rt_sandboxes *m, const char *id, struct rb_rt_sandbox **out,
+		       struct rb_error *err)
+{
+	struct rb_rt_sandbox *sb;
+	int r = 0;
+
+	pthread_mutex_lock(&m->lock);
+	sb = find_live(m, id, NULL);
+	if (sb && sb->state == RB_SB_RUNNING) {
+		sb->refs++;
+		*out = sb;
+	} else if (sb) {
+		r = rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is %s", id,
+				 state_names[sb->state]);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (sb || r < 0)
+		return r;
+	/* not live: terminated, or no such sandbox */
+	{
+		cJSON *doc = NULL;
+		struct rb_error e2;
+
+		if (rb_rt_sandbox_get(m, id, &doc, &e2) < 0)
+			return not_found(id, err);
+		cJSON_Delete(doc);
+		return rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is terminated", id);
+	}
+}
+
+void rb_rt_sandbox_put(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb)
+{
+	bool last;
+
+	pthread_mutex_lock(&m->lock);
+	last = --sb->refs == 0;
+	pthread_mutex_unlock(&m->lock);
+	if (last)
+		sandbox_free(sb);
+}
+
+/* ---- terminate ---- */
+
+int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const char *reason,
+			    cJSON **out, struct rb_error *err)
+{
+	struct rb_rt_sandbox *sb;
+	struct rb_error ignored;
+	size_t index;
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	sb = find_live(m, id, &index);
+	if (!sb) {
+		pthread_mutex_unlock(&m->lock);
+		/* already terminated (or unknown): the record answers */
+		if (!out) {
+			cJSON *doc = NULL;
+			r = rb_rt_sandbox_get(m, id, &doc, err);
+			cJSON_Delete(doc);
+			return r;
+		}
+		return rb_rt_sandbox_get(m, id, out, err);
+	}
+	m->live[index] = m->live[--m->n_live];
+	sb->state = RB_SB_TERMINATED;
+	pthread_mutex_unlock(&m->lock);
+
+	/* pid 1 first (the kernel ends the namespace with it), then anything the cgroup holds */
+	rb_iso_kill(&sb->iso);
+	rb_iso_cgroup_kill_all(sb->cg, &ignored);
+	r = rb_iso_cgroup_destroy(sb->cg, err);
+	rb_image_release(m->store, sb->id, &ignored);
+
+	pthread_mutex_lock(&m->lock);
+	m->slots[sb->slot] = 0;
+	set_state(sb->doc, RB_SB_TERMINATED);
+	set_time(sb->doc, "terminatedAt", rb_now_ms());
+	cJSON_DeleteItemFromObjectCaseSensitive(sb->doc, "terminationReason");
+	cJSON_AddStringToObject(sb->doc, "terminationReason", reason);
+	if (r == 0)
+		r = save(m, sb->id, "terminated",
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
+			 sb->created_ms, sb->slot, sb->doc, err);
+	if (out)
+		*out = cJSON_Duplicate(sb->doc, 1);
+	pthread_mutex_unlock(&m->lock);
+	rb_rt_sandbox_put(m, sb);
+	return r;
+}
