@@ -5,8 +5,11 @@ BUILD ?= build
 
 PKGS := libarchive libcrypto libcjson sqlite3 libmicrohttpd libcurl libseccomp libcap
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -pthread \
+# CFLAGS stays the user's (make asan sets it); the project's own flags come on top
+ALL_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread \
+	$(if $(findstring clang,$(CC)),,-Wno-format-truncation) \
 	-I. $(shell pkg-config --cflags $(PKGS))
+ALL_CFLAGS += $(CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 
 # The library: every room but the CLI. The CLI's files each carry one verb.
@@ -26,12 +29,16 @@ all: $(BUILD)/runbox
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The agent is static and built without sanitizers (they cannot be linked statically).
+AGENT_CC ?= cc
+AGENT_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE
 
 # The agent: a static program of its own, carried inside runbox and run from a sealed memfd.
 $(BUILD)/runbox-agent: isolation/agent/agent.c isolation/agent/proto.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -static -o $@ isolation/agent/agent.c
+	$(AGENT_CC) $(AGENT_CFLAGS) -static -o $@ isolation/agent/agent.c
 
 $(BUILD)/obj/agent-blob.o: $(BUILD)/runbox-agent
 	@mkdir -p $(dir $@)
@@ -43,19 +50,19 @@ $(BUILD)/librunbox.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/runbox: $(CLI_OBJ) $(BUILD)/librunbox.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/testutil.h $(BUILD)/librunbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/tests/security/%: tests/security/%.c tests/testutil.h $(BUILD)/librunbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/librunbox.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librunbox.a $(LDLIBS)
 
 deps:
 	@scripts/deps.sh test
@@ -82,7 +89,7 @@ lint:
 	clang-format --dry-run --Werror $(ALL_SRC) $(wildcard */*.h)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. -D_GNU_SOURCE $(LIB_SRC) $(CLI_SRC)
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CFLAGS)
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(ALL_CFLAGS)
 
 format:
 	clang-format -i $(ALL_SRC) $(wildcard */*.h)

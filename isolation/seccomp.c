@@ -284,7 +284,7 @@ static int rb_sc_fill(struct rb_sc_abi *abi)
 	if (r == 0)
 		r = rb_sc_rule(abi, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 	for (size_t i = 0; r == 0 && i < RB_ARRAY_SIZE(rb_sc_personas); i++) {
-		arg = SCMP_A0(SCMP_CMP_EQ, rb_sc_personas[i]);
+		arg = SCMP_A0(SCMP_CMP_EQ, rb_sc_personas[i], 0);
 		r = rb_sc_rule(abi, SCMP_ACT_ALLOW, "personality", 1, &arg);
 	}
 	for (size_t i = 0; r == 0 && i < RB_ARRAY_SIZE(rb_sc_families); i++) {
