@@ -16,27 +16,7 @@
 static int send_msg(int fd, uint32_t op, const void *a, size_t alen, const void *b, size_t blen,
 		    const int *fds, int nfds)
 {
-	struct rb_ag_hdr h = { .op = op, .len = (uint32_t)(alen + blen) };
-	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)a, alen }, { (void *)b, blen } };
-	char cbuf[CMSG_SPACE(sizeof(int) * RB_AGENT_MAX_FDS)];
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 3 };
-
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		m.msg_control = cbuf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return rb_ag_send(fd, op, 0, a, alen, b, blen, fds, nfds);
 }
 
 /* One reply: header into *h, payload into buf (up to len), an fd if one came. */

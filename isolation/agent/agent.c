@@ -42,27 +42,7 @@ extern char **environ;
 static int send_msg(int fd, uint32_t op, int32_t err, const void *payload, uint32_t len,
 		    const int *fds, int nfds)
 {
-	struct rb_ag_hdr h = { .op = op, .err = err, .len = len };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, len } };
-	char cbuf[CMSG_SPACE(sizeof(int) * RB_AGENT_MAX_FDS)];
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		m.msg_control = cbuf;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return rb_ag_send(fd, op, err, payload, len, NULL, 0, fds, nfds);
 }
 
 /* One message; fds (up to RB_AGENT_MAX_FDS) land in fds[], the rest are closed. */

@@ -11,7 +11,11 @@
 #ifndef RB_AGENT_PROTO_H
 #define RB_AGENT_PROTO_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define RB_AGENT_CTL_FD 3
 #define RB_AGENT_PICKUP_FD 4
@@ -79,5 +83,35 @@ struct rb_ag_stat {
 	int64_t size;
 	int64_t mtime_ms;
 };
+
+/* One message: the header, up to two payload parts, and fds by SCM_RIGHTS. Shared by the
+ * agent and the daemon, which is why it lives here, inline. */
+static inline int rb_ag_send(int fd, uint32_t op, int32_t err, const void *a, size_t alen,
+			     const void *b, size_t blen, const int *fds, int nfds)
+{
+	struct rb_ag_hdr h = { .op = op, .err = err, .len = (uint32_t)(alen + blen) };
+	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)a, alen }, { (void *)b, blen } };
+	char cbuf[CMSG_SPACE(sizeof(int) * RB_AGENT_MAX_FDS)];
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 3 };
+
+	if (nfds > RB_AGENT_MAX_FDS)
+		return -EINVAL;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_control = cbuf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	while (sendmsg(fd, &m, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
 
 #endif
