@@ -16,8 +16,10 @@
 
 /* A new verb is a new file and one line here. */
 static const struct rb_cli_verb *const verbs[] = {
-    &rb_cli_verb_serve, &rb_cli_verb_load, &rb_cli_verb_images,	 &rb_cli_verb_image,
-    &rb_cli_verb_rmi,	&rb_cli_verb_info, &rb_cli_verb_version,
+    &rb_cli_verb_serve, &rb_cli_verb_run,     &rb_cli_verb_create,  &rb_cli_verb_exec,
+    &rb_cli_verb_ps,	&rb_cli_verb_inspect, &rb_cli_verb_rm,	    &rb_cli_verb_cp,
+    &rb_cli_verb_files, &rb_cli_verb_load,    &rb_cli_verb_images,  &rb_cli_verb_image,
+    &rb_cli_verb_rmi,	&rb_cli_verb_info,    &rb_cli_verb_version,
 };
 
 static void usage(FILE *f)

@@ -17,6 +17,8 @@ enum {
 	OPT_MAX_PATH_DEPTH,
 	OPT_MAX_PATH_LENGTH,
 	OPT_BUSYBOX,
+	OPT_DEFAULT_PIDS,
+	OPT_EXEC_OUTPUT_MAX,
 };
 
 /* A count, optionally with a binary suffix: 512, 64k, 10G. */
@@ -107,6 +109,8 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	    {"max-path-depth", required_argument, NULL, OPT_MAX_PATH_DEPTH},
 	    {"max-path-length", required_argument, NULL, OPT_MAX_PATH_LENGTH},
 	    {"busybox", required_argument, NULL, OPT_BUSYBOX},
+	    {"default-pids", required_argument, NULL, OPT_DEFAULT_PIDS},
+	    {"exec-output-max", required_argument, NULL, OPT_EXEC_OUTPUT_MAX},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -149,6 +153,20 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 		case OPT_BUSYBOX:
 			cfg.busybox = optarg;
 			break;
+		case OPT_DEFAULT_PIDS:
+			if (parse_count(optarg, 4194304, &n) < 0 || n == 0)
+				return rb_cli_usage_error(self, "--default-pids needs a count from 1 "
+								"to 4194304, not %s",
+							  optarg);
+			cfg.default_pids = n;
+			break;
+		case OPT_EXEC_OUTPUT_MAX:
+			if (parse_count(optarg, 1ULL << 30, &n) < 0 || n == 0)
+				return rb_cli_usage_error(self, "--exec-output-max needs a size from 1 "
+								"to 1G, not %s",
+							  optarg);
+			cfg.exec_output_max = (size_t)n;
+			break;
 		case 'h':
 			return RB_EXIT_OK;
 		default:
@@ -180,5 +198,7 @@ const struct rb_cli_verb rb_cli_verb_serve = {
 	    "      --max-layer-entries N     entries one layer may hold\n"
 	    "      --max-path-depth N        components in a layer entry's path\n"
 	    "      --max-path-length N       bytes in a layer entry's path\n"
-	    "      --busybox PATH            static busybox for the default image\n",
+	    "      --busybox PATH            static busybox for the default image\n"
+	    "      --default-pids N          a sandbox's pids limit (default 4096)\n"
+	    "      --exec-output-max N       bytes kept of each exec stream (default 1M)\n",
 };

@@ -181,6 +181,7 @@ static void add_text(cJSON *obj, const char *key, const char *data, size_t len)
 struct exec_outcome {
 	struct rb_iso_exit exit;
 	bool timed_out;
+	bool oom_killed;
 	long long duration_ms;
 };
 
@@ -207,6 +208,9 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 	x.stdout_fd = out[1];
 	x.stderr_fd = errp[1];
 	r = rb_iso_exec_start(j->sb->iso.ctl, &x, &chan, &pid, err);
+	if (r < 0 && j->sb->state == RB_SB_TERMINATED)
+		r = rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is terminated",
+				 j->sb->id);
 	close(out[1]);
 	close(errp[1]);
 	close(in[0]);
@@ -287,6 +291,12 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 		}
 		if (ic >= 0 && p[ic].revents) {
 			r = rb_iso_exec_wait(chan, &res->exit, err);
+			if (r < 0 && j->sb->state == RB_SB_TERMINATED) {
+				r = rb_error_set(err, EBUSY, RB_INVALID_STATE,
+						 "sandbox %s was terminated while the command ran",
+						 j->sb->id);
+				goto out;
+			}
 			if (r < 0) {
 				rb_error_wrap(err, "sandbox %s", j->sb->id);
 				goto out;
@@ -300,6 +310,9 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 		}
 	}
 	res->duration_ms = mono_ms() - start;
+	/* a SIGKILL nobody here sent: was it the sandbox's OOM killer? */
+	if (!killed && res->exit.signal == SIGKILL)
+		res->oom_killed = rb_rt_sandbox_oom_check(j->sb);
 	r = 0;
 out:
 	for (int i = 0; i < 2; i++) {
@@ -335,6 +348,7 @@ static cJSON *result_json(struct exec_job *j, const struct exec_outcome *o)
 		cJSON_AddNullToObject(res, "signal");
 	}
 	cJSON_AddBoolToObject(res, "truncated", j->out[0].truncated || j->out[1].truncated);
+	cJSON_AddBoolToObject(res, "oomKilled", o->oom_killed);
 	return res;
 }
 

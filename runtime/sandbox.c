@@ -779,3 +779,15 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	rb_rt_sandbox_put(m, sb);
 	return r;
 }
+
+bool rb_rt_sandbox_oom_check(struct rb_rt_sandbox *sb)
+{
+	struct rb_iso_cgroup_stats st;
+	struct rb_error err;
+
+	if (rb_iso_cgroup_stats(sb->cg, &st, &err) < 0 || st.oom_kills == RB_ISO_CGROUP_UNKNOWN ||
+	    st.oom_kills <= __atomic_load_n(&sb->oom_seen, __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(&sb->oom_seen, st.oom_kills, __ATOMIC_RELAXED);
+	return true;
+}

@@ -26,6 +26,7 @@ struct rb_rt_sandbox {
 	char *workdir;
 	char *user; /* the image's User */
 	long long created_ms;
+	uint64_t oom_seen; /* OOM kills already reported */
 	int refs;
 };
 
@@ -69,5 +70,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 int rb_rt_sandbox_hold(struct rb_rt_sandboxes *m, const char *id, struct rb_rt_sandbox **out,
 		       struct rb_error *err);
 void rb_rt_sandbox_put(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb);
+/* Has the OOM killer struck in this sandbox since the last time this said so? */
+bool rb_rt_sandbox_oom_check(struct rb_rt_sandbox *sb);
 
 #endif

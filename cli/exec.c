@@ -1,0 +1,238 @@
+/*
+ * runbox exec [flags] ID CMD...: a command in a running sandbox, argv form (no shell), its
+ * output streamed to ours line by line as the daemon sends it, its exit code ours. run uses
+ * the same stream.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int rb_cli_getopt_in_order(const struct rb_cli_verb *v, int argc, char **argv,
+			   const char *shortopts, const struct option *longopts)
+{
+	/* getopt reads POSIXLY_CORRECT when it starts over (optind 0); rb_cli_getopt puts its
+	 * ':' first, where a '+' would have to be, so this is how we ask for REQUIRE_ORDER */
+	bool set = !getenv("POSIXLY_CORRECT");
+	int c;
+
+	if (set)
+		setenv("POSIXLY_CORRECT", "1", 0);
+	c = rb_cli_getopt(v, argc, argv, shortopts, longopts);
+	if (set)
+		unsetenv("POSIXLY_CORRECT");
+	return c;
+}
+
+int rb_cli_read_stdin(char **out)
+{
+	size_t len = 0, cap = 64 * 1024;
+	char *buf = malloc(cap + 1);
+
+	*out = NULL;
+	while (buf) {
+		if (len == cap) {
+			char *grown = realloc(buf, cap * 2 + 1);
+
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+		ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "runbox: reading standard input: %s\n", strerror(errno));
+			free(buf);
+			return RB_EXIT_API;
+		}
+		if (n == 0) {
+			if (memchr(buf, '\0', len)) {
+				fprintf(stderr, "runbox: standard input holds NUL bytes; the exec "
+						"API takes text only (copy binary data with runbox "
+						"cp)\n");
+				free(buf);
+				return RB_EXIT_API;
+			}
+			buf[len] = '\0';
+			*out = buf;
+			return RB_EXIT_OK;
+		}
+		len += (size_t)n;
+	}
+	free(buf);
+	fprintf(stderr, "runbox: reading standard input: out of memory\n");
+	return RB_EXIT_API;
+}
+
+struct exec_state {
+	bool as_json;
+	bool ended; /* a result or an error line came */
+	int code;
+	cJSON *last; /* the result or error line, for --json */
+};
+
+static void on_line(const cJSON *line, void *ud)
+{
+	struct exec_state *st = ud;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(line, "type");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(line, "data");
+	const cJSON *code;
+
+	if (!cJSON_IsString(type))
+		return;
+	if (cJSON_IsString(data)) {
+		FILE *f = !strcmp(type->valuestring, "stdout")	 ? stdout
+			  : !strcmp(type->valuestring, "stderr") ? stderr
+								 : NULL;
+
+		if (f && !st->as_json) {
+			fputs(data->valuestring, f);
+			fflush(f);
+		}
+		return;
+	}
+	if (!strcmp(type->valuestring, "result")) {
+		const cJSON *res = cJSON_GetObjectItemCaseSensitive(line, "result");
+
+		code = cJSON_GetObjectItemCaseSensitive(res, "exitCode");
+		st->code = cJSON_IsNumber(code) ? code->valueint : RB_EXIT_API;
+		st->ended = true;
+		cJSON_Delete(st->last);
+		st->last = cJSON_Duplicate(res, 1);
+	} else if (!strcmp(type->valuestring, "error")) {
+		code = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(line, "error"), "code");
+		st->ended = true;
+		cJSON_Delete(st->last);
+		st->last = cJSON_Duplicate(line, 1);
+		cJSON_DeleteItemFromObjectCaseSensitive(st->last, "type");
+		if (cJSON_IsString(code) && !strcmp(code->valuestring, "EXECUTION_TIMEOUT")) {
+			st->code = RB_EXIT_TIMED_OUT;
+			if (!st->as_json)
+				rb_cli_print_api_error(line, 0);
+		} else {
+			st->code = RB_EXIT_API;
+			if (!st->as_json)
+				rb_cli_print_api_error(line, 0);
+		}
+	}
+}
+
+int rb_cli_exec_stream(struct rb_cli *cli, const char *id, const cJSON *request, bool as_json)
+{
+	_cleanup_free_ char *esc = rb_cli_escape(id);
+	_cleanup_free_ char *path = NULL;
+	struct exec_state st = {.as_json = as_json, .code = RB_EXIT_API};
+	int rc;
+
+	if (!esc || asprintf(&path, "/api/v1/sandboxes/%s/exec", esc) < 0)
+		return RB_EXIT_API;
+	rc = rb_cli_stream(cli, "POST", path, request, on_line, &st);
+	if (rc == RB_EXIT_OK && !st.ended) {
+		fprintf(stderr,
+			"runbox: the output of the command in %s ended without its result "
+			"(was the sandbox terminated?)\n",
+			id);
+		rc = RB_EXIT_API;
+	} else if (rc == RB_EXIT_OK) {
+		rc = st.code;
+		if (as_json)
+			rb_cli_print_json(st.last);
+	}
+	cJSON_Delete(st.last);
+	return rc;
+}
+
+static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"interactive", no_argument, NULL, 'i'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"workdir", required_argument, NULL, 'w'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"timeout", required_argument, NULL, RB_OPT_TIMEOUT},
+	    {"json", no_argument, NULL, RB_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	_cleanup_json_ cJSON *req = cJSON_CreateObject();
+	_cleanup_free_ char *input = NULL;
+	long timeout = RB_CLI_EXEC_MAX_TIMEOUT_MS;
+	bool interactive = false;
+	cJSON *args, *env = NULL;
+	int c, rc;
+
+	if (!req)
+		return RB_EXIT_API;
+	while ((c = rb_cli_getopt_in_order(self, argc, argv, "hie:w:u:", opts)) != -1) {
+		switch (c) {
+		case 'i':
+			interactive = true;
+			break;
+		case 'e':
+			if (!env)
+				env = cJSON_AddObjectToObject(req, "env");
+			if ((rc = rb_cli_add_kv(self, env, "-e", optarg, true)) != RB_EXIT_OK)
+				return rc;
+			break;
+		case 'w':
+			if (optarg[0] != '/')
+				return rb_cli_usage_error(
+				    self, "-w needs an absolute path, not \"%s\"", optarg);
+			cJSON_DeleteItemFromObjectCaseSensitive(req, "cwd");
+			cJSON_AddStringToObject(req, "cwd", optarg);
+			break;
+		case 'u':
+			cJSON_DeleteItemFromObjectCaseSensitive(req, "user");
+			cJSON_AddStringToObject(req, "user", optarg);
+			break;
+		case RB_OPT_TIMEOUT:
+			if (rb_cli_parse_ms(self, "--timeout", optarg, RB_CLI_EXEC_MAX_TIMEOUT_MS,
+					    &timeout))
+				return RB_EXIT_USAGE;
+			break;
+		case RB_OPT_JSON:
+			cli->json = true;
+			break;
+		case 'h':
+			return RB_EXIT_OK;
+		default:
+			return RB_EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2)
+		return rb_cli_usage_error(self, "exec needs a sandbox id and a command");
+	args = cJSON_AddArrayToObject(req, "argv");
+	for (int i = optind + 1; i < argc; i++)
+		cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+	cJSON_AddNumberToObject(req, "timeoutMs", (double)timeout);
+	if (interactive) {
+		if ((rc = rb_cli_read_stdin(&input)) != RB_EXIT_OK)
+			return rc;
+		cJSON_AddStringToObject(req, "stdin", input);
+	}
+	return rb_cli_exec_stream(cli, argv[optind], req, cli->json);
+}
+
+const struct rb_cli_verb rb_cli_verb_exec = {
+    .name = "exec",
+    .run = run,
+    .needs_daemon = true,
+    .usage = "exec [OPTIONS] ID CMD [ARG...]",
+    .summary = "Run a command in a sandbox",
+    .help = "  -i, --interactive   send our standard input (read to its end first) to the "
+	    "command\n"
+	    "  -e, --env K=V       set an environment variable (K alone: take it from ours)\n"
+	    "  -w, --workdir DIR   the working directory (absolute)\n"
+	    "  -u, --user USER     the user (name or uid[:gid])\n"
+	    "      --timeout MS    kill the command after MS milliseconds, exit 124 "
+	    "(default and most: 300000)\n"
+	    "      --json          print the result (stdout, stderr, exitCode...) as JSON at the "
+	    "end\n",
+};
