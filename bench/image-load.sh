@@ -3,6 +3,13 @@
 # and the same filesystem; the daemon's peak memory during a load; the time to reload an image
 # whose layers are present. See bench/README.md.
 #
+# Usage: bench/image-load.sh [--tmpfs | --disk]
+#   --tmpfs (default) the whole measurement runs in a private mount namespace (unshare -m
+#           --propagation private) with a tmpfs on its work dir: inputs are copied there, every
+#           tool unpacks there, and the daemons under test run there. The host sees no mount; the
+#           tmpfs goes with the namespace. Needs root.
+#   --disk  the work dir is a plain directory under BENCH_DIR, on whatever filesystem that is.
+#
 # Environment: RUNBOX (default build/runbox), BENCH_DIR (default /tmp/runbox-bench: the cached
 # layer and archive, and a work dir removed at exit), LAYER_MB (default 200), RUNS (default 5).
 set -euo pipefail
@@ -14,12 +21,43 @@ RUNS=${RUNS:-5}
 RESULTS=$ROOT/bench/results
 CACHE=$BENCH_DIR/cache-${LAYER_MB}mb
 STAMP=$CACHE/.done-v1
+MODE=tmpfs
+for a in "$@"; do
+	case $a in
+	--tmpfs) MODE=tmpfs ;;
+	--disk) MODE=disk ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "image-load: unknown argument $a (--tmpfs or --disk)" >&2; exit 2 ;;
+	esac
+done
+# Marker of the re-executed script inside the namespace: the work dir the tmpfs is mounted on.
+NS_WORK=${RUNBOX_BENCH_NS_WORK:-}
+unset RUNBOX_BENCH_NS_WORK
 
 for t in hyperfine umoci tar gzip python3 curl sha256sum; do
 	command -v "$t" >/dev/null || { echo "image-load: $t is needed" >&2; exit 1; }
 done
 mkdir -p "$BENCH_DIR" "$RESULTS"
 log() { echo "image-load: $*" >&2; }
+
+# --- tmpfs: re-run this script in a mount namespace of its own ----------------------------------
+# The outer run makes the (empty) work dir, runs the namespace and waits for it, then removes the
+# dir. Everything the inner run starts is inside the namespace and is killed by pid before it
+# ends; when its last process is gone the namespace, and with it the tmpfs, is gone too.
+if [ "$MODE" = tmpfs ] && [ -z "$NS_WORK" ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "image-load: --tmpfs needs root (or use --disk)" >&2; exit 1; }
+	command -v unshare >/dev/null || { echo "image-load: unshare is needed" >&2; exit 1; }
+	outer_work=$(mktemp -d "$BENCH_DIR/work.XXXXXX")
+	rc=0
+	RUNBOX_BENCH_NS_WORK=$outer_work unshare -m --propagation private -- bash "$0" "$@" || rc=$?
+	if mountpoint -q "$outer_work"; then
+		echo "image-load: $outer_work is still a mount point on the host" >&2
+		rc=1
+	else
+		rm -rf "$outer_work"
+	fi
+	exit $rc
+fi
 trap 'echo "image-load: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 # --- the cached layer and image --------------------------------------------------------------------
@@ -99,24 +137,48 @@ FILES=$(tar -tf "$CACHE/layer.tar" | wc -l)
 MB=$(python3 -c "print(round($LAYER_BYTES / 1e6, 1))")
 
 # --- work dir and daemons, removed/killed at exit ----------------------------------------------------
-WORK=$(mktemp -d "$BENCH_DIR/work.XXXXXX")
 DAEMONS=()
+if [ -n "$NS_WORK" ]; then
+	WORK=$NS_WORK
+	# inputs (~2x the gzip size), tar's and umoci's trees, and two daemons' stores (blob + layer)
+	mount -t tmpfs -o "size=$((LAYER_MB * 8 + 512))m,mode=0700" runbox-bench "$WORK"
+else
+	WORK=$(mktemp -d "$BENCH_DIR/work.XXXXXX")
+fi
+# kill_pid PID: TERM, up to 5 s, then KILL; reaps it when it is our child
+kill_pid() {
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 cleanup() {
-	local p
-	for p in "${DAEMONS[@]}"; do
-		kill "$p" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
+	local p lock
+	for p in "${DAEMONS[@]}"; do kill_pid "$p"; done
+	# a daemon the CLI may have started itself (only if ours had died): its pid is in the lock
+	# of its state dir, and its command line names our socket
+	for lock in "$WORK"/*/lock; do
+		[ -f "$lock" ] || continue
+		p=$(head -c 32 "$lock" | tr -dc 0-9)
+		[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--socket $WORK/" &&
+			kill_pid "$p"
 	done
-	# a daemon the CLI may have started itself on one of our sockets (only if ours had died)
-	for p in $(pgrep -f -- "--socket $WORK/" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	if [ -n "$NS_WORK" ]; then
+		umount "$WORK" 2>/dev/null || umount -l "$WORK" || true
+	else
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 FSTYPE=$(stat -f -c %T "$WORK")
-log "work dir $WORK on $FSTYPE; layer: $MB MB uncompressed, $FILES entries, $((GZ_BYTES / 1000000)) MB gzip"
+if [ -n "$NS_WORK" ]; then
+	# the inputs too, so that every read and write of the measurement is in memory
+	mkdir "$WORK/in"
+	cp -a "$CACHE/layer.tar.gz" "$CACHE/image.tar" "$CACHE/layout" "$WORK/in/"
+	CACHE=$WORK/in
+fi
+log "work dir $WORK on $FSTYPE${NS_WORK:+ (private mount namespace)}; layer: $MB MB uncompressed, $FILES entries, $((GZ_BYTES / 1000000)) MB gzip"
 
 # start_daemon NAME: a private daemon on $WORK/NAME.sock with state $WORK/NAME; sets DPID, SOCK
 start_daemon() {
@@ -214,10 +276,12 @@ fi
 # --- report -----------------------------------------------------------------------------------------
 OUT=$RESULTS/image-load-$STAMP_NOW.md
 for f in "$OUTJ"/*.json; do cp "$f" "$RESULTS/image-load-$STAMP_NOW-$(basename "$f")"; done
-export LAYER_BYTES GZ_BYTES FILES FSTYPE HAVE_RUNBOX OUTJ
+export LAYER_BYTES GZ_BYTES FILES FSTYPE HAVE_RUNBOX OUTJ MODE
 export HWM0=${HWM0:-} HWM1=${HWM1:-} RSS0=${RSS0:-} RSS1=${RSS1:-} SERVER_MS=${SERVER_MS:-}
 {
-	echo "## image-load ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, work dir on $FSTYPE)"
+	echo "## image-load ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), work dir on $FSTYPE${NS_WORK:+ in a private mount namespace})"
+	echo
+	echo "Command: \`bash bench/image-load.sh --$MODE\` (LAYER_MB=$LAYER_MB RUNS=$RUNS)"
 	echo
 	echo "Layer: $MB MB uncompressed ($FILES entries, from /usr/lib), $(python3 -c "print(round($GZ_BYTES/1e6,1))") MB gzip -6. $RUNS runs each (1 warmup)."
 	echo
@@ -238,7 +302,7 @@ for name, label in (("tar", "tar -xzf"), ("umoci", "umoci unpack"), ("runbox", "
     if r is None:
         print("| %s | n/a | | |" % label)
         continue
-    print("| %s | %.3f s ± %.3f | %.0f | %.2f× |" % (label, r["mean"], r["stddev"], mb / r["mean"], tar["mean"] / r["mean"]))
+    print("| %s | %.3f s ± %.3f | %.0f | %.2f× |" % (label, r["mean"], r["stddev"] or 0, mb / r["mean"], tar["mean"] / r["mean"]))
 print()
 print("| target | measured | met |")
 print("|---|---|---|")
@@ -248,13 +312,13 @@ if r:
     print("| load throughput ≥ 1.0× tar -xzf | %.2f× | %s |" % (x, "yes" if x >= 1.0 else "**no**"))
 if E["HWM1"]:
     h0, h1 = int(E["HWM0"]), int(E["HWM1"])
-    print("| daemon peak memory ≤ 32 MiB | VmHWM %.1f MiB after the load (%.1f MiB before; VmRSS %.1f → %.1f MiB) | %s |" % (
-        h1 / 1024, h0 / 1024, int(E["RSS0"]) / 1024, int(E["RSS1"]) / 1024, "yes" if h1 <= 32 * 1024 else "**no**"))
+    print("| daemon peak memory ≤ 32 MiB | VmHWM %.1f MiB after the load (%.1f MiB before: +%.1f MiB; VmRSS %.1f → %.1f MiB) | %s |" % (
+        h1 / 1024, h0 / 1024, (h1 - h0) / 1024, int(E["RSS0"]) / 1024, int(E["RSS1"]) / 1024, "yes" if h1 <= 32 * 1024 else "**no**"))
 for n, label in (("reload", "reload, CLI"), ("reload-api", "reload, API (curl)")):
     r = res(n)
     if r:
         ms = r["mean"] * 1000
-        print("| %s ≤ 20 ms | %.1f ms ± %.1f (min %.1f) | %s |" % (label, ms, r["stddev"] * 1000, r["min"] * 1000, "yes" if ms <= 20 else "**no**"))
+        print("| %s ≤ 20 ms | %.1f ms ± %.1f (min %.1f) | %s |" % (label, ms, (r["stddev"] or 0) * 1000, r["min"] * 1000, "yes" if ms <= 20 else "**no**"))
 if E["SERVER_MS"]:
     print("| daemon-side reload time (from the API answer) | %s | |" % E["SERVER_MS"].strip())
 if E["HAVE_RUNBOX"] != "1":
