@@ -152,8 +152,9 @@ int rb_iso_exec_wait(int chan, struct rb_iso_exit *ex, struct rb_error *err)
 	ex->sys_usec = w.sys_usec;
 	if (w.status == -1) {
 		ex->exec_errno = w.exec_errno;
+		ex->exec_stage = w.stage;
 		ex->exited = 1;
-		ex->exit_code = w.exec_errno == ENOENT ? 127 : 126;
+		ex->exit_code = w.stage == RB_AG_STAGE_EXEC && w.exec_errno == ENOENT ? 127 : 126;
 	} else if (WIFEXITED(w.status)) {
 		ex->exited = 1;
 		ex->exit_code = WEXITSTATUS(w.status);

@@ -67,6 +67,7 @@ struct rb_iso_exit {
 	int exit_code;
 	int signal;
 	int exec_errno; /* the command could not be started */
+	int exec_stage; /* 1 fds, 2 user, 3 working directory, 4 exec */
 	int64_t user_usec, sys_usec;
 };
 /* Wait for the command's end on its channel (poll it for POLLIN first if need be). */

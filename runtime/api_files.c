@@ -177,7 +177,71 @@ static int decode_base64(const char *in, unsigned char **out, size_t *len)
 	return 0;
 }
 
+static int write_json(struct rb_rt_req *req, struct rb_error *err);
+
+static void upload_done(struct rb_rt_req *req)
+{
+	struct file_req *f = req->upload_ctx;
+
+	if (!f)
+		return;
+	file_req_done(req, f);
+	free(f);
+	req->upload_ctx = NULL;
+}
+
+/* Before the first byte of an octet-stream upload: open the file inside the sandbox; the
+ * HTTP layer then writes the body straight into it. ?path= and ?mode= say where and how. */
+int rb_rt_api_file_upload_open(struct rb_rt_req *req, struct rb_error *err)
+{
+	struct file_req *f = calloc(1, sizeof(*f));
+	_cleanup_free_ char *mode_s = NULL;
+	mode_t mode = 0644;
+	int r;
+
+	if (!f)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	req->upload_ctx = f;
+	req->upload_done = upload_done;
+	r = rb_rt_query(req, "mode", &mode_s, err);
+	if (r == 0 && mode_s) {
+		char *end;
+		unsigned long m = strtoul(mode_s, &end, 8);
+
+		if (!*mode_s || *end || m > 07777)
+			return rb_rt_field_error(req, err, "mode",
+						 "query \"mode\" must be octal, 0 to 7777");
+		mode = (mode_t)m;
+	}
+	if (r == 0)
+		r = begin(req, NULL, f, err);
+	if (r == 0)
+		r = rb_iso_file_open(f->sb->iso.ctl, f->path, O_WRONLY | O_CREAT | O_TRUNC, mode, 1,
+				     &req->upload_fd, NULL, err);
+	if (r == 0 && fchmod(req->upload_fd, mode) < 0)
+		r = rb_error_sys(err, errno, RB_INTERNAL_ERROR, "chmod %s", f->path);
+	return r;
+}
+
 int rb_rt_api_file_write(struct rb_rt_req *req, struct rb_error *err)
+{
+	if (req->upload_ctx) {
+		struct file_req *f = req->upload_ctx;
+		cJSON *body;
+
+		if (req->upload_failed) {
+			*err = req->upload_err;
+			return rb_error_wrap(err, "%s", f->path);
+		}
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "path", f->path);
+		cJSON_AddNumberToObject(body, "sizeBytes", (double)req->upload_bytes);
+		return rb_rt_reply_json(req, 200, body);
+	}
+	return write_json(req, err);
+}
+
+static int write_json(struct rb_rt_req *req, struct rb_error *err)
 {
 	_cleanup_json_ cJSON *in = NULL;
 	_cleanup_free_ unsigned char *bin = NULL;

@@ -310,8 +310,24 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 		}
 	}
 	res->duration_ms = mono_ms() - start;
-	/* a SIGKILL nobody here sent: was it the sandbox's OOM killer? */
-	if (!killed && res->exit.signal == SIGKILL)
+	if (res->exit.exec_errno) {
+		/* the command never ran: say why where its errors would have gone */
+		static const char *const what[] = { "", "set up its input and output",
+						    "become user", "enter the working directory",
+						    "execute" };
+		int st = res->exit.exec_stage >= 1 && res->exit.exec_stage <= 4 ? res->exit.exec_stage : 0;
+		const char *subject = st == 2 ? j->user : st == 3 ? j->cwd : j->argv[0];
+		char msg[512];
+		int n = snprintf(msg, sizeof(msg), "runbox: cannot %s \"%.200s\": %s\n", what[st],
+				 subject, st == 2 && res->exit.exec_errno == ENOENT
+						  ? "no such user in the sandbox"
+						  : strerror(res->exit.exec_errno));
+
+		keep(j, 1, msg, (size_t)n);
+	}
+	/* a SIGKILL nobody here sent (to the command, or to a child a shell reports as 137):
+	 * was it the sandbox's OOM killer? */
+	if (!killed && (res->exit.signal == SIGKILL || res->exit.exit_code == 137))
 		res->oom_killed = rb_rt_sandbox_oom_check(j->sb);
 	r = 0;
 out:

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
@@ -90,6 +92,10 @@ static int route(struct rb_rt_req *req, struct rb_error *err)
 
 static void req_free(struct rb_rt_req *req)
 {
+	if (req->upload_fd >= 0)
+		close(req->upload_fd);
+	if (req->upload_done)
+		req->upload_done(req);
 	for (size_t i = 0; i < RB_RT_MAX_PARAMS; i++)
 		free(req->params[i]);
 	free(req->path);
@@ -107,6 +113,7 @@ static struct rb_rt_req *req_new(struct rb_rt_server *srv, struct MHD_Connection
 		return NULL;
 	req->srv = srv;
 	req->conn = conn;
+	req->upload_fd = -1;
 	req->method = method;
 	req->started_ms = rb_now_ms();
 	req->path = strndup(url, strcspn(url, "?"));
@@ -122,7 +129,7 @@ static struct rb_rt_req *req_new(struct rb_rt_server *srv, struct MHD_Connection
 static enum MHD_Result begin(struct rb_rt_req *req)
 {
 	struct rb_error err;
-	const char *cl;
+	const char *cl, *ct;
 
 	rb_error_clear(&err);
 	rb_error_clear(&req->refusal);
@@ -135,6 +142,15 @@ static enum MHD_Result begin(struct rb_rt_req *req)
 		return MHD_YES;
 	}
 	req->body_max = req->route->max_body ? req->route->max_body : RB_RT_JSON_MAX;
+	ct = rb_rt_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (req->route->upload_open && ct && !strncasecmp(ct, "application/octet-stream", 24)) {
+		if (req->route->upload_open(req, &err) < 0) {
+			req->refused = true;
+			req->refusal = err;
+			req->refusal_status = (unsigned)rb_code_http_status(err.code);
+		}
+		return MHD_YES;
+	}
 	cl = rb_rt_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > req->body_max) {
 		rb_error_set(&err, EFBIG, RB_INVALID_REQUEST,
@@ -151,6 +167,26 @@ static void take_upload(struct rb_rt_req *req, const char *data, size_t size)
 
 	if (req->refused || req->body_too_large || req->answered)
 		return;
+	if (req->upload_fd >= 0) {
+		while (size > 0 && !req->upload_failed) {
+			ssize_t n = write(req->upload_fd, data, size);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				req->upload_failed = true;
+				rb_error_sys(&req->upload_err, errno,
+					     errno == ENOSPC || errno == EDQUOT ? RB_RESOURCE_EXHAUSTED
+										: RB_INTERNAL_ERROR,
+					     "write the uploaded file");
+				break;
+			}
+			data += n;
+			size -= (size_t)n;
+			req->upload_bytes += (uint64_t)n;
+		}
+		return;
+	}
 	if (size > req->body_max - req->body_len) {
 		req->body_too_large = true;
 		free(req->body);

@@ -55,6 +55,13 @@ struct rb_rt_req {
 	cJSON *details;		 /* "details" of an error answer, set by a handler */
 	unsigned status;
 	long long started_ms;
+	/* a body streamed into a file instead of collected (routes with upload_open) */
+	int upload_fd;
+	uint64_t upload_bytes;
+	bool upload_failed;
+	struct rb_error upload_err;
+	void *upload_ctx;
+	void (*upload_done)(struct rb_rt_req *req);
 };
 
 /* A handler answers with rb_rt_reply*() and returns 0, or returns a negative errno with err
@@ -67,6 +74,9 @@ struct rb_rt_route {
 	const char *pattern;
 	rb_rt_handler handler;
 	size_t max_body; /* 0: RB_RT_JSON_MAX */
+	/* optional: for an application/octet-stream body, open where it goes (req->upload_fd)
+	 * before the first byte; the body then streams there, held nowhere */
+	rb_rt_handler upload_open;
 };
 
 extern const struct rb_rt_route rb_rt_routes[];
@@ -114,6 +124,7 @@ int rb_rt_api_sandbox_delete(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_sandbox_exec(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_write(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_file_upload_open(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_list(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_exists(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_delete(struct rb_rt_req *req, struct rb_error *err);

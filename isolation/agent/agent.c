@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -179,7 +180,7 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 	struct rb_ag_exec *x = (struct rb_ag_exec *)(h + 1);
 	char *p = (char *)(x + 1), *end = (char *)(h + 1) + h->len;
 	char *argv[4096], *envp[4096], *user, *cwd;
-	int errpipe[2], e = 0;
+	int errpipe[2], e = 0, stage = RB_AG_STAGE_FDS;
 	struct rb_ag_exit ex = { 0 };
 	pid_t pid;
 
@@ -220,20 +221,27 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		setsid();
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0)
 			e = errno;
+		stage = RB_AG_STAGE_USER;
 		syscall(SYS_close_range, 3, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
 		if (!e) {
 			int r = become(user);
 			if (r < 0)
 				e = -r;
 		}
+		if (!e)
+			stage = RB_AG_STAGE_CWD;
 		if (!e && *cwd && chdir(cwd) < 0)
 			e = errno;
 		if (!e) {
+			stage = RB_AG_STAGE_EXEC;
 			environ = envp;
 			execvp(argv[0], argv);
 			e = errno;
 		}
-		(void)!write(errpipe[1], &e, sizeof(e));
+		{
+			int32_t report[2] = { e, stage };
+			(void)!write(errpipe[1], report, sizeof(report));
+		}
 		_exit(127);
 	}
 	close(errpipe[1]);
@@ -243,8 +251,14 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		goto out;
 	}
 	/* exec closes the pipe; a failure writes its errno first */
-	while (read(errpipe[0], &e, sizeof(e)) < 0 && errno == EINTR)
-		;
+	{
+		int32_t report[2] = { 0, 0 };
+
+		while (read(errpipe[0], report, sizeof(report)) < 0 && errno == EINTR)
+			;
+		e = report[0];
+		stage = report[1];
+	}
 	close(errpipe[0]);
 	if (e) {
 		int32_t none = 0;
@@ -253,6 +267,7 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		waitpid(pid, NULL, 0);
 		ex.status = -1;
 		ex.exec_errno = e;
+		ex.stage = stage;
 		send_msg(reqs[ri].fd, RB_AG_STARTED, 0, &none, sizeof(none), NULL, 0);
 		send_msg(reqs[ri].fd, RB_AG_EXITED, 0, &ex, sizeof(ex), NULL, 0);
 		goto out;
@@ -533,6 +548,9 @@ int main(void)
 	sigset_t mask;
 	int sfd, devnull;
 
+	/* not dumpable: root inside the sandbox may not read or write the agent's memory through
+	 * /proc/1/mem (commands get their own dumpable flag back at exec) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* whatever the daemon left on 0-2, they are /dev/null from here on */
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {

@@ -57,9 +57,13 @@ struct rb_ag_exec {
 	/* then: user\0 cwd\0 argv[0]\0 ... env[0]\0 ... */
 };
 
+enum { RB_AG_STAGE_FDS = 1, RB_AG_STAGE_USER, RB_AG_STAGE_CWD, RB_AG_STAGE_EXEC };
+
 struct rb_ag_exit {
-	int32_t status;    /* raw wait status, or -1 when exec itself failed */
+	int32_t status;     /* raw wait status, or -1 when exec itself failed */
 	int32_t exec_errno; /* why exec failed */
+	int32_t stage;      /* where it failed: RB_AG_STAGE_* */
+	int32_t reserved;
 	int64_t user_usec, sys_usec;
 };
 
