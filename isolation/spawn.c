@@ -156,7 +156,11 @@ static __attribute__((noreturn)) void child(const struct child_args *a)
 		child_fail(a->sync, errno, step);
 	close(mount_fd);
 	/* the maps are written: become root of the new namespace, for real */
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || setgroups(0, NULL) < 0)
+	/* raw system calls: glibc's wrappers would try to change the credentials of every thread
+	 * of the daemon this process was copied from, taking locks another thread may have held
+	 * at the clone, and hang */
+	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0 ||
+	    syscall(SYS_setgroups, 0, NULL) < 0)
 		child_fail(a->sync, errno, "become root of the user namespace");
 	/* now in its own cgroups: their root is what the sandbox sees */
 	if (unshare(CLONE_NEWCGROUP) < 0)

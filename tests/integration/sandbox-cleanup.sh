@@ -100,7 +100,7 @@ check "after the cycles: the state dir holds no per-sandbox mount point still mo
 # --- terminate with busy, orphaned and stuck processes ----------------------------------------------------
 if sb_new "busy sandbox"; then
 	S=$SB_ID
-	inside "$S" 'nohup sleep 1234 >/dev/null 2>&1 & sh -c "sleep 1235 & sleep 1236 &" ; setsid sleep 1237 >/dev/null 2>&1 < /dev/null &' >/dev/null
+	inside "$S" '(trap "" HUP; exec sleep 1234) >/dev/null 2>&1 & sh -c "sleep 1235 & sleep 1236 &" ; setsid sleep 1237 >/dev/null 2>&1 < /dev/null &' >/dev/null
 	curl -s -o /dev/null --max-time 60 --unix-socket "$RUNBOX_SOCKET" -H 'Content-Type: application/json' \
 		-d '{"command":"sleep 1238","timeoutMs":60000}' "http://runbox/api/v1/sandboxes/$S/exec" &
 	execpid=$!
