@@ -85,9 +85,11 @@ asan:
 		$(UNIT_SRC:tests/%.c=build-asan/tests/%)
 	@BUILD=build-asan tests/run.sh unit security-c
 
+FORMAT_SRC = $(sort $(filter-out $(BUILD)/% build/% build-asan/%,\
+	$(ALL_SRC) $(wildcard isolation/agent/*.c isolation/agent/*.h tests/*/*.c tests/*.h */*.h)))
+
 lint:
-	clang-format --dry-run --Werror $(sort $(filter-out $(BUILD)/% build/% build-asan/%,\
-		$(ALL_SRC) $(wildcard isolation/agent/*.c isolation/agent/*.h tests/*/*.c */*.h)))
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --inline-suppr \
 		--library=.cppcheck/cjson.cfg --suppressions-list=.cppcheck/suppressions.txt \
 		-I. -D_GNU_SOURCE $(LIB_SRC) $(CLI_SRC)
@@ -113,7 +115,7 @@ lint:
 		[ -z "$$out" ] || printf "%s\n" "$$out" | grep -v "^[0-9]* warnings\{0,1\} generated\.$$"; exit $$rc'
 
 format:
-	clang-format -i $(ALL_SRC) $(wildcard */*.h)
+	clang-format -i $(FORMAT_SRC)
 
 bench: all
 	bench/run.sh

@@ -71,6 +71,7 @@ static CURLcode get(struct rb_cli *cli, const char *path, const char *accept, st
 	_cleanup_free_ char *url = NULL, *hdr = NULL;
 	CURLcode rc;
 
+	*status = 0;
 	if (asprintf(&url, "http://runbox%s", path) < 0 ||
 	    (accept && asprintf(&hdr, "Accept: %s", accept) < 0))
 		return CURLE_OUT_OF_MEMORY;

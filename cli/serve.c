@@ -155,15 +155,17 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 			break;
 		case OPT_DEFAULT_PIDS:
 			if (parse_count(optarg, 4194304, &n) < 0 || n == 0)
-				return rb_cli_usage_error(self, "--default-pids needs a count from 1 "
-								"to 4194304, not %s",
+				return rb_cli_usage_error(self,
+							  "--default-pids needs a count from 1 "
+							  "to 4194304, not %s",
 							  optarg);
 			cfg.default_pids = n;
 			break;
 		case OPT_EXEC_OUTPUT_MAX:
 			if (parse_count(optarg, 1ULL << 30, &n) < 0 || n == 0)
-				return rb_cli_usage_error(self, "--exec-output-max needs a size from 1 "
-								"to 1G, not %s",
+				return rb_cli_usage_error(self,
+							  "--exec-output-max needs a size from 1 "
+							  "to 1G, not %s",
 							  optarg);
 			cfg.exec_output_max = (size_t)n;
 			break;

@@ -36,23 +36,23 @@ static inline void rb_closedirp(DIR **d)
 		closedir(*d);
 }
 
-#define _cleanup_free_ _cleanup_(rb_freep)
-#define _cleanup_close_ _cleanup_(rb_closep)
-#define _cleanup_fclose_ _cleanup_(rb_fclosep)
+#define _cleanup_free_	   _cleanup_(rb_freep)
+#define _cleanup_close_	   _cleanup_(rb_closep)
+#define _cleanup_fclose_   _cleanup_(rb_fclosep)
 #define _cleanup_closedir_ _cleanup_(rb_closedirp)
 
 /* Hand ownership on: the variable forgets what it held. */
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _taken_ = (p); \
-		(p) = NULL;                  \
-		_taken_;                     \
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _taken_ = (p);                                                       \
+		(p) = NULL;                                                                        \
+		_taken_;                                                                           \
 	})
-#define TAKE_FD(fd)                  \
-	({                           \
-		int _taken_ = (fd);  \
-		(fd) = -1;           \
-		_taken_;             \
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _taken_ = (fd);                                                                \
+		(fd) = -1;                                                                         \
+		_taken_;                                                                           \
 	})
 
 #define RB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -34,10 +34,10 @@ struct rb_error {
 
 /* Fill err and return -errnum (or -EINVAL when errnum is 0). */
 int rb_error_set(struct rb_error *err, int errnum, enum rb_code code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Like rb_error_set, appending ": strerror(errnum)". */
 int rb_error_sys(struct rb_error *err, int errnum, enum rb_code code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Prefix the message with context ("loading x.tar: <old message>"); returns -errnum. */
 int rb_error_wrap(struct rb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rb_error_clear(struct rb_error *err);

@@ -87,10 +87,11 @@ int rb_read_file(const char *path, size_t max, char **out, size_t *len, struct r
 	if (fstat(fd, &st) < 0)
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "stat %s", path);
 	if (!S_ISREG(st.st_mode))
-		return rb_error_set(err, EINVAL, RB_INVALID_REQUEST, "%s is not a regular file", path);
+		return rb_error_set(err, EINVAL, RB_INVALID_REQUEST, "%s is not a regular file",
+				    path);
 	if ((size_t)st.st_size > max)
-		return rb_error_set(err, EFBIG, RB_INVALID_REQUEST, "%s is larger than %zu bytes", path,
-				    max);
+		return rb_error_set(err, EFBIG, RB_INVALID_REQUEST, "%s is larger than %zu bytes",
+				    path, max);
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");

@@ -1,4 +1,5 @@
-/* Small filesystem helpers shared by the rooms; none of them follows a symlink it did not create. */
+/* Small filesystem helpers shared by the rooms; none of them follows a symlink it did not create.
+ */
 #ifndef RB_FSUTIL_H
 #define RB_FSUTIL_H
 

@@ -20,9 +20,8 @@ struct rb_fs_root {
 };
 
 /* Build the root for a sandbox whose user namespace is userns_fd, root inside being host_uid. */
-int rb_fs_root_build(char *const *layer_dirs, size_t n_layers, uint64_t disk_bytes,
-		     int userns_fd, uid_t host_uid, gid_t host_gid, struct rb_fs_root *root,
-		     struct rb_error *err);
+int rb_fs_root_build(char *const *layer_dirs, size_t n_layers, uint64_t disk_bytes, int userns_fd,
+		     uid_t host_uid, gid_t host_gid, struct rb_fs_root *root, struct rb_error *err);
 void rb_fs_root_close(struct rb_fs_root *root);
 
 /* Everything the child needs, prepared before the clone: no allocation happens after it. */

@@ -70,8 +70,8 @@ static int make_upper(uint64_t disk_bytes, uid_t uid, gid_t gid, struct rb_error
 static int idmapped_layer(const char *dir, int userns_fd, struct rb_error *err)
 {
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,
-		.userns_fd = (uint64_t)userns_fd,
+	    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,
+	    .userns_fd = (uint64_t)userns_fd,
 	};
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 
@@ -85,9 +85,8 @@ static int idmapped_layer(const char *dir, int userns_fd, struct rb_error *err)
 	return fd;
 }
 
-int rb_fs_root_build(char *const *layer_dirs, size_t n_layers, uint64_t disk_bytes,
-		     int userns_fd, uid_t host_uid, gid_t host_gid, struct rb_fs_root *root,
-		     struct rb_error *err)
+int rb_fs_root_build(char *const *layer_dirs, size_t n_layers, uint64_t disk_bytes, int userns_fd,
+		     uid_t host_uid, gid_t host_gid, struct rb_fs_root *root, struct rb_error *err)
 {
 	_cleanup_close_ int fs = -1, upper = -1;
 	char up[64], work[64];

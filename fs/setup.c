@@ -19,22 +19,31 @@
 #include "fs.h"
 
 const char *const rb_fs_masked_paths[] = {
-	"proc/acpi",	     "proc/asound",	 "proc/interrupts", "proc/kcore",
-	"proc/keys",	     "proc/latency_stats", "proc/timer_list", "proc/timer_stats",
-	"proc/sched_debug", "proc/scsi",	 "sys/firmware",    "sys/devices/virtual/powercap",
-	NULL,
+    "proc/acpi",
+    "proc/asound",
+    "proc/interrupts",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+    NULL,
 };
 
 const char *const rb_fs_readonly_paths[] = {
-	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
+    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
 };
 
-static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
 
-#define FAIL(what)                 \
-	do {                       \
-		*step = (what);    \
-		return -errno;     \
+#define FAIL(what)                                                                                 \
+	do {                                                                                       \
+		*step = (what);                                                                    \
+		return -errno;                                                                     \
 	} while (0)
 
 /* A real directory at name, whatever the image put there (a symlink could aim a mount at the
@@ -156,7 +165,7 @@ static int mask_paths(const char **step)
 
 static void loopback_up(void)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (s < 0)
@@ -173,8 +182,8 @@ int rb_fs_child_attach(const struct rb_fs_child *c, int mount_fd, const char **s
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("make mounts private");
-	if (syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, c->attach_at,
-		    MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, c->attach_at, MOVE_MOUNT_F_EMPTY_PATH) <
+	    0)
 		FAIL("attach the root");
 	if (chdir(c->attach_at) < 0)
 		FAIL("enter the root");
@@ -191,9 +200,10 @@ int rb_fs_child_setup(const struct rb_fs_child *c, const char **step)
 		return -errno;
 	if (ensure_dir("sys", 0555) < 0)
 		FAIL("make /sys");
-	if (mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	if (mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+		0 &&
 	    mount("tmpfs", "sys", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") <
-		    0)
+		0)
 		FAIL("mount /sys");
 	if (mask_paths(step) < 0)
 		return -errno;

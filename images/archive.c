@@ -13,8 +13,8 @@
 #include "common/cleanup.h"
 #include "images-internal.h"
 
-#define READ_BLOCK (1 << 20)
-#define SNIFF 512
+#define READ_BLOCK    (1 << 20)
+#define SNIFF	      512
 #define MAX_LINK_HOPS 8
 
 static void archive_freep(struct archive **a)
@@ -39,8 +39,9 @@ static struct archive *open_outer(const char *path, struct rb_error *err)
 	if (archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
 		int e = archive_errno(a);
 		/* libarchive's message names the file; the load adds the path once, on top */
-		rb_error_set(err, e > 0 ? e : EINVAL, e == ENOENT ? RB_INVALID_CONFIG : RB_INVALID_IMAGE,
-			     "%s", archive_error_string(a));
+		rb_error_set(err, e > 0 ? e : EINVAL,
+			     e == ENOENT ? RB_INVALID_CONFIG : RB_INVALID_IMAGE, "%s",
+			     archive_error_string(a));
 		archive_read_free(a);
 		return NULL;
 	}
@@ -191,8 +192,7 @@ int rb_archive_scan(const char *path, const struct rb_image_limits *limits,
 		uint64_t size = (uint64_t)archive_entry_size(entry);
 
 		if (++entries > limits->max_archive_entries)
-			return rb_error_set(err, E2BIG, RB_INVALID_IMAGE,
-					    "more than %llu entries",
+			return rb_error_set(err, E2BIG, RB_INVALID_IMAGE, "more than %llu entries",
 					    (unsigned long long)limits->max_archive_entries);
 		if (!raw || !(name = normalize_name(raw)) || !*name)
 			continue; /* the root, or a name outside the archive: never looked up */
@@ -212,10 +212,11 @@ int rb_archive_scan(const char *path, const struct rb_image_limits *limits,
 			size_t head = size < SNIFF ? size : SNIFF;
 
 			if (!buf)
-				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR,
+						    "out of memory");
 			if (read_exact(a, buf, head) < 0)
-				return rb_error_set(err, EIO, RB_INVALID_IMAGE, "entry %s: %s", name,
-						    archive_error_string(a));
+				return rb_error_set(err, EIO, RB_INVALID_IMAGE, "entry %s: %s",
+						    name, archive_error_string(a));
 			if (looks_like_json(buf, head) || !strcmp(name, "oci-layout")) {
 				if (read_exact(a, buf + head, size - head) < 0)
 					return rb_error_set(err, EIO, RB_INVALID_IMAGE,
@@ -270,8 +271,7 @@ static ssize_t find_name(const struct rb_archive_index *idx, const char *name)
 	return -1;
 }
 
-const char *rb_archive_resolve(const struct rb_archive_index *idx, const char *name,
-			       uint64_t *size)
+const char *rb_archive_resolve(const struct rb_archive_index *idx, const char *name, uint64_t *size)
 {
 	_cleanup_free_ char *norm = normalize_name(name);
 	const char *cur = norm;
@@ -339,10 +339,9 @@ static int copy_entry(struct archive *a, const char *entry, struct rb_archive_wa
 			if (n < 0) {
 				int e = errno;
 				rb_hasher_free(&h);
-				return rb_error_sys(err, e,
-						    e == ENOSPC ? RB_RESOURCE_EXHAUSTED
-								: RB_INTERNAL_ERROR,
-						    "write %s", w->dest);
+				return rb_error_sys(
+				    err, e, e == ENOSPC ? RB_RESOURCE_EXHAUSTED : RB_INTERNAL_ERROR,
+				    "write %s", w->dest);
 			}
 			p += n;
 			len -= (size_t)n;

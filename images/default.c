@@ -22,19 +22,22 @@
 
 /* Applets linked into /bin: the everyday tools, not the machine-administration ones. */
 static const char *const applets[] = {
-	"[", "[[", "ash", "awk", "base64", "basename", "bc", "bunzip2", "bzcat", "bzip2", "cal",
-	"cat", "chgrp", "chmod", "chown", "clear", "cmp", "cp", "cpio", "cut", "date",
-	"dc", "dd", "df", "diff", "dirname", "dos2unix", "du", "echo", "ed", "egrep", "env",
-	"expand", "expr", "factor", "false", "fgrep", "find", "fold", "free", "getopt", "grep",
-	"groups", "gunzip", "gzip", "head", "hexdump", "hostname", "id", "kill", "killall", "less",
-	"link", "ln", "logname", "ls", "lzcat", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp",
-	"more", "mv", "nc", "nl", "nproc", "od", "paste", "patch", "pidof", "printf", "ps", "pwd",
-	"readlink", "realpath", "rev", "rm", "rmdir", "sed", "seq", "setsid", "sh", "sha1sum",
-	"sha256sum", "sha512sum", "shuf", "sleep", "sort", "stat", "strings", "stty",
-	"sync", "tac", "tail", "tar", "tee", "test", "time", "timeout", "top", "touch", "tr",
-	"true", "truncate", "tty", "uname", "uniq", "unlink", "unxz", "unzip", "uptime", "usleep",
-	"uudecode", "uuencode", "vi", "watch", "wc", "wget", "which", "whoami", "xargs", "xxd",
-	"xz", "xzcat", "yes", "zcat",
+    "[",	"[[",	    "ash",	"awk",	    "base64",	 "basename",  "bc",	 "bunzip2",
+    "bzcat",	"bzip2",    "cal",	"cat",	    "chgrp",	 "chmod",     "chown",	 "clear",
+    "cmp",	"cp",	    "cpio",	"cut",	    "date",	 "dc",	      "dd",	 "df",
+    "diff",	"dirname",  "dos2unix", "du",	    "echo",	 "ed",	      "egrep",	 "env",
+    "expand",	"expr",	    "factor",	"false",    "fgrep",	 "find",      "fold",	 "free",
+    "getopt",	"grep",	    "groups",	"gunzip",   "gzip",	 "head",      "hexdump", "hostname",
+    "id",	"kill",	    "killall",	"less",	    "link",	 "ln",	      "logname", "ls",
+    "lzcat",	"md5sum",   "mkdir",	"mkfifo",   "mknod",	 "mktemp",    "more",	 "mv",
+    "nc",	"nl",	    "nproc",	"od",	    "paste",	 "patch",     "pidof",	 "printf",
+    "ps",	"pwd",	    "readlink", "realpath", "rev",	 "rm",	      "rmdir",	 "sed",
+    "seq",	"setsid",   "sh",	"sha1sum",  "sha256sum", "sha512sum", "shuf",	 "sleep",
+    "sort",	"stat",	    "strings",	"stty",	    "sync",	 "tac",	      "tail",	 "tar",
+    "tee",	"test",	    "time",	"timeout",  "top",	 "touch",     "tr",	 "true",
+    "truncate", "tty",	    "uname",	"uniq",	    "unlink",	 "unxz",      "unzip",	 "uptime",
+    "usleep",	"uudecode", "uuencode", "vi",	    "watch",	 "wc",	      "wget",	 "which",
+    "whoami",	"xargs",    "xxd",	"xz",	    "xzcat",	 "yes",	      "zcat",
 };
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
@@ -142,15 +145,14 @@ static int add(struct archive *a, const char *name, mode_t type, mode_t perm, co
 static int write_layer(const char *path, const char *bb, size_t bb_len, char digest[RB_DIGEST_MAX],
 		       uint64_t *size)
 {
-	struct sink s = { .fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) };
+	struct sink s = {.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
 	static const struct {
 		const char *name;
 		mode_t perm;
-	} dirs[] = { { "bin", 0755 },  { "dev", 0755 },  { "etc", 0755 },
-		     { "home", 0755 }, { "proc", 0555 }, { "root", 0700 },
-		     { "sys", 0555 },  { "tmp", 01777 }, { "usr", 0755 },
-		     { "usr/bin", 0755 }, { "var", 0755 }, { "var/tmp", 01777 },
-		     { "workspace", 0755 } };
+	} dirs[] = {{"bin", 0755},	{"dev", 0755},	   {"etc", 0755}, {"home", 0755},
+		    {"proc", 0555},	{"root", 0700},	   {"sys", 0555}, {"tmp", 01777},
+		    {"usr", 0755},	{"usr/bin", 0755}, {"var", 0755}, {"var/tmp", 01777},
+		    {"workspace", 0755}};
 	struct archive *a;
 	int r = 0;
 
@@ -218,7 +220,7 @@ static int add_doc(struct archive *a, const char *json, char digest[RB_DIGEST_MA
 static int write_archive(const char *out, const char *layer_path, const char *diff_id,
 			 uint64_t layer_size, const char *bb_digest)
 {
-	struct sink s = { .fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) };
+	struct sink s = {.fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
 	_cleanup_free_ char *config = NULL, *manifest = NULL, *index = NULL;
 	char config_digest[RB_DIGEST_MAX], manifest_digest[RB_DIGEST_MAX], name[256];
 	struct archive *a;
@@ -226,35 +228,38 @@ static int write_archive(const char *out, const char *layer_path, const char *di
 
 	if (s.fd < 0)
 		return -errno;
-	if (asprintf(&config,
-		     "{\"architecture\":\"%s\",\"os\":\"linux\",\"created\":\"2000-01-01T00:00:00Z\","
-		     "\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-		     "/usr/bin:/sbin:/bin\"],\"Cmd\":[\"/bin/sh\"],"
-		     "\"Labels\":{\"org.opencontainers.image.title\":\"runbox default image\","
-		     "\"org.opencontainers.image.description\":\"busybox from the host's "
-		     "busybox-static\",\"dev.runbox.busybox.digest\":\"%s\"}},"
-		     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
-		     rb_host_arch(), bb_digest, diff_id) < 0) {
+	if (asprintf(
+		&config,
+		"{\"architecture\":\"%s\",\"os\":\"linux\",\"created\":\"2000-01-01T00:00:00Z\","
+		"\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+		"/usr/bin:/sbin:/bin\"],\"Cmd\":[\"/bin/sh\"],"
+		"\"Labels\":{\"org.opencontainers.image.title\":\"runbox default image\","
+		"\"org.opencontainers.image.description\":\"busybox from the host's "
+		"busybox-static\",\"dev.runbox.busybox.digest\":\"%s\"}},"
+		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+		rb_host_arch(), bb_digest, diff_id) < 0) {
 		close(s.fd);
 		return -ENOMEM;
 	}
 	rb_digest_buffer("sha256", config, strlen(config), config_digest);
-	if (asprintf(&manifest,
-		     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+"
-		     "json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-		     "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
-		     "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%llu}]}",
-		     config_digest, strlen(config), diff_id, (unsigned long long)layer_size) < 0) {
+	if (asprintf(
+		&manifest,
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+"
+		"json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+		"\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%llu}]}",
+		config_digest, strlen(config), diff_id, (unsigned long long)layer_size) < 0) {
 		close(s.fd);
 		return -ENOMEM;
 	}
 	rb_digest_buffer("sha256", manifest, strlen(manifest), manifest_digest);
-	if (asprintf(&index,
-		     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image."
-		     "manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{"
-		     "\"io.containerd.image.name\":\"%s\",\"org.opencontainers.image.ref.name\":"
-		     "\"latest\"}}]}",
-		     manifest_digest, strlen(manifest), RB_DEFAULT_IMAGE) < 0) {
+	if (asprintf(
+		&index,
+		"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image."
+		"manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{"
+		"\"io.containerd.image.name\":\"%s\",\"org.opencontainers.image.ref.name\":"
+		"\"latest\"}}]}",
+		manifest_digest, strlen(manifest), RB_DEFAULT_IMAGE) < 0) {
 		close(s.fd);
 		return -ENOMEM;
 	}
@@ -287,7 +292,7 @@ int rb_image_ensure_default(struct rb_image_store *s, const char *busybox, struc
 	_cleanup_close_ int fd = -1;
 	char diff_id[RB_DIGEST_MAX] = "", bb_digest[RB_DIGEST_MAX], layer[4096], archive_path[4096];
 	char rnd[17];
-	struct rb_image_load_opts opts = { 0 };
+	struct rb_image_load_opts opts = {0};
 	cJSON *probe = NULL, *loaded = NULL;
 	uint64_t layer_size = 0;
 	size_t bb_len;
@@ -303,7 +308,8 @@ int rb_image_ensure_default(struct rb_image_store *s, const char *busybox, struc
 	fd = open(busybox, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR,
-				    "default image: open %s (apt-get install busybox-static)", busybox);
+				    "default image: open %s (apt-get install busybox-static)",
+				    busybox);
 	if (check_static_elf(fd, busybox, err) < 0)
 		return rb_error_wrap(err, "default image");
 	if (rb_read_file(busybox, 64 << 20, &bb, &bb_len, err) < 0)
@@ -320,8 +326,8 @@ int rb_image_ensure_default(struct rb_image_store *s, const char *busybox, struc
 	unlink(layer);
 	if (r < 0) {
 		unlink(archive_path);
-		return rb_error_set(err, -r, RB_INTERNAL_ERROR, "default image: cannot write it: %s",
-				    strerror(-r));
+		return rb_error_set(err, -r, RB_INTERNAL_ERROR,
+				    "default image: cannot write it: %s", strerror(-r));
 	}
 	opts.path = archive_path;
 	r = rb_image_load(s, &opts, &loaded, err);

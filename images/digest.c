@@ -52,7 +52,7 @@ int rb_digest_path(const char *root, const char *digest, char *buf, size_t len)
 
 int rb_hasher_init(struct rb_hasher *h, const char *algo)
 {
-	const EVP_MD *md = !strcmp(algo, "sha256") ? EVP_sha256()
+	const EVP_MD *md = !strcmp(algo, "sha256")   ? EVP_sha256()
 			   : !strcmp(algo, "sha512") ? EVP_sha512()
 						     : NULL;
 

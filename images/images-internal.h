@@ -68,8 +68,8 @@ struct rb_archive_want {
 	const char *dest; /* a file path to create */
 	const char *algo;
 	char digest[RB_DIGEST_MAX]; /* out */
-	uint64_t size;              /* out */
-	int found;                  /* out */
+	uint64_t size;		    /* out */
+	int found;		    /* out */
 };
 typedef void (*rb_archive_copy_progress)(uint64_t done, void *ud);
 int rb_archive_extract(const char *path, struct rb_archive_want *wants, size_t n_wants,
@@ -79,7 +79,7 @@ int rb_archive_extract(const char *path, struct rb_archive_want *wants, size_t n
 struct rb_plan_layer {
 	char digest[RB_DIGEST_MAX];  /* blob digest; empty for docker layers until copied */
 	char diff_id[RB_DIGEST_MAX]; /* from the config */
-	char *entry;                 /* archive entry holding the blob */
+	char *entry;		     /* archive entry holding the blob */
 	char *media_type;
 	int64_t size; /* descriptor size, -1 if unknown */
 };
@@ -122,7 +122,7 @@ struct rb_image_store {
 	char *dir;
 	char *blobs_dir;  /* DIR/blobs */
 	char *layers_dir; /* DIR/layers */
-	char *tmp_dir;    /* DIR/tmp */
+	char *tmp_dir;	  /* DIR/tmp */
 	struct rb_image_limits limits;
 	sqlite3 *db;
 	pthread_mutex_t db_lock;

@@ -78,7 +78,7 @@ int rb_image_remove(struct rb_image_store *store, const char *ref, bool force, c
 int rb_image_gc(struct rb_image_store *store, struct rb_error *err);
 
 /* The built-in default image, made from a static busybox binary with no download. */
-#define RB_DEFAULT_IMAGE "runbox/default:latest"
+#define RB_DEFAULT_IMAGE   "runbox/default:latest"
 #define RB_DEFAULT_BUSYBOX "/bin/busybox"
 /* Make RB_DEFAULT_IMAGE from busybox (NULL: RB_DEFAULT_BUSYBOX) unless it is already there. */
 int rb_image_ensure_default(struct rb_image_store *store, const char *busybox,
@@ -86,10 +86,10 @@ int rb_image_ensure_default(struct rb_image_store *store, const char *busybox,
 
 /* What a sandbox needs of an image, held against removal until released. */
 struct rb_image {
-	char id[140];       /* sha256:HEX of the config */
-	char **layer_dirs;  /* absolute paths, lowest layer first */
+	char id[140];	   /* sha256:HEX of the config */
+	char **layer_dirs; /* absolute paths, lowest layer first */
 	size_t n_layers;
-	cJSON *config;      /* the OCI image config's "config" object (Env, Cmd, ...) or NULL */
+	cJSON *config; /* the OCI image config's "config" object (Env, Cmd, ...) or NULL */
 };
 int rb_image_acquire(struct rb_image_store *store, const char *ref, const char *holder,
 		     struct rb_image **out, struct rb_error *err);

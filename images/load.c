@@ -122,14 +122,15 @@ static int copy_missing_blobs(struct load *l, const char *path, struct rb_plan *
 			if (!rb_archive_resolve(idx, pl->entry, &esize)) {
 				r = rb_error_set(l->err, ENOENT, RB_INVALID_IMAGE,
 						 "layer %s: blob %.200s is not in the archive",
-						 pl->digest[0] ? pl->digest : pl->diff_id, pl->entry);
+						 pl->digest[0] ? pl->digest : pl->diff_id,
+						 pl->entry);
 				goto out;
 			}
 			if (pl->size >= 0 && esize != (uint64_t)pl->size) {
-				r = rb_error_set(l->err, EINVAL, RB_INVALID_IMAGE,
-						 "layer %s: blob is %llu bytes, its descriptor says %lld",
-						 pl->digest, (unsigned long long)esize,
-						 (long long)pl->size);
+				r = rb_error_set(
+				    l->err, EINVAL, RB_INVALID_IMAGE,
+				    "layer %s: blob is %llu bytes, its descriptor says %lld",
+				    pl->digest, (unsigned long long)esize, (long long)pl->size);
 				goto out;
 			}
 			for (size_t k = 0; k < n; k++)
@@ -160,7 +161,8 @@ static int copy_missing_blobs(struct load *l, const char *path, struct rb_plan *
 			}
 			memset(&wants[n], 0, sizeof(wants[n]));
 			if (rb_store_tmpname(s, "blob", dests[n], sizeof(dests[n])) < 0) {
-				r = rb_error_set(l->err, ENAMETOOLONG, RB_INTERNAL_ERROR, "tmp name");
+				r = rb_error_set(l->err, ENAMETOOLONG, RB_INTERNAL_ERROR,
+						 "tmp name");
 				goto out;
 			}
 			wants[n].entry = pl->entry;
@@ -210,7 +212,8 @@ static int copy_missing_blobs(struct load *l, const char *path, struct rb_plan *
 
 			for (size_t k = 0; k < n && !pl->digest[0]; k++)
 				if (!strcmp(owners[k]->entry, pl->entry)) {
-					snprintf(pl->digest, RB_DIGEST_MAX, "%s", owners[k]->digest);
+					snprintf(pl->digest, RB_DIGEST_MAX, "%s",
+						 owners[k]->digest);
 					pl->size = owners[k]->size;
 				}
 		}
@@ -243,7 +246,8 @@ static int unpack_missing_layers(struct load *l, struct rb_plan *plan)
 				continue;
 			rb_digest_path(s->blobs_dir, pl->digest, blob, sizeof(blob));
 			rb_digest_path(s->layers_dir, pl->diff_id, final, sizeof(final));
-			if (rb_store_tmpname(s, "layer", tmp, sizeof(tmp)) < 0 || mkdir(tmp, 0755) < 0)
+			if (rb_store_tmpname(s, "layer", tmp, sizeof(tmp)) < 0 ||
+			    mkdir(tmp, 0755) < 0)
 				return rb_error_sys(l->err, errno, RB_INTERNAL_ERROR,
 						    "make a directory in %s", s->tmp_dir);
 			l->prog.layer = pl->diff_id;
@@ -301,7 +305,8 @@ static int load_locked(struct load *l, cJSON **loaded)
 			char **names = realloc(img->names, (img->n_names + 1) * sizeof(*names));
 
 			if (!names || !(names[img->n_names] = strdup(norm)))
-				r = rb_error_set(l->err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+				r = rb_error_set(l->err, ENOMEM, RB_INTERNAL_ERROR,
+						 "out of memory");
 			if (names)
 				img->names = names;
 			if (r == 0)
@@ -330,10 +335,10 @@ static int load_locked(struct load *l, cJSON **loaded)
 	return r;
 }
 
-int rb_image_load(struct rb_image_store *s, const struct rb_image_load_opts *opts,
-		  cJSON **loaded, struct rb_error *err)
+int rb_image_load(struct rb_image_store *s, const struct rb_image_load_opts *opts, cJSON **loaded,
+		  struct rb_error *err)
 {
-	struct load l = { .s = s, .opts = opts, .err = err };
+	struct load l = {.s = s, .opts = opts, .err = err};
 	int r;
 
 	if (!opts->path || !*opts->path)

@@ -10,24 +10,24 @@
 #include "common/cleanup.h"
 #include "images-internal.h"
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_INDEX	   "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG	   "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define MAX_NESTING 4
+#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define MAX_NESTING	   4
 
 static const char *const layer_types[] = {
-	"application/vnd.oci.image.layer.v1.tar",
-	"application/vnd.oci.image.layer.v1.tar+gzip",
-	"application/vnd.oci.image.layer.v1.tar+zstd",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	"application/vnd.docker.image.rootfs.diff.tar",
-	"application/vnd.docker.image.rootfs.diff.tar.gzip",
-	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 };
 
 const char *rb_host_arch(void)
@@ -35,9 +35,9 @@ const char *rb_host_arch(void)
 	static const struct {
 		const char *uname, *oci;
 	} map[] = {
-		{ "x86_64", "amd64" }, { "aarch64", "arm64" },  { "i686", "386" },
-		{ "i386", "386" },     { "armv7l", "arm" },     { "armv6l", "arm" },
-		{ "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
+	    {"x86_64", "amd64"},    {"aarch64", "arm64"}, {"i686", "386"},
+	    {"i386", "386"},	    {"armv7l", "arm"},	  {"armv6l", "arm"},
+	    {"ppc64le", "ppc64le"}, {"s390x", "s390x"},	  {"riscv64", "riscv64"},
 	};
 	static char arch[72];
 	struct utsname u;
@@ -82,8 +82,8 @@ static int parse_desc(const cJSON *j, const char *what, struct desc *d, struct r
 
 	memset(d, 0, sizeof(*d));
 	if (!cJSON_IsObject(j))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "%s: descriptor is not an object",
-				    what);
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
+				    "%s: descriptor is not an object", what);
 	d->media_type = jstr(j, "mediaType");
 	d->digest = jstr(j, "digest");
 	if (!d->digest)
@@ -117,13 +117,13 @@ static int fetch_doc(const struct rb_archive_index *idx, const struct desc *d, c
 
 	blob_entry(d, entry, sizeof(entry));
 	if (!rb_archive_resolve(idx, entry, &size))
-		return rb_error_set(err, ENOENT, RB_INVALID_IMAGE, "%s %s: blob %s is not in the archive",
-				    what, d->digest, entry);
+		return rb_error_set(err, ENOENT, RB_INVALID_IMAGE,
+				    "%s %s: blob %s is not in the archive", what, d->digest, entry);
 	doc = rb_archive_doc_find(idx, entry);
 	if (!doc)
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
-				    "%s %s: not a JSON document of at most %s bytes", what, d->digest,
-				    "the metadata limit's");
+				    "%s %s: not a JSON document of at most %s bytes", what,
+				    d->digest, "the metadata limit's");
 	if ((int64_t)doc->len != d->size)
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
 				    "%s %s: size %zu does not match the descriptor's %lld", what,
@@ -131,8 +131,8 @@ static int fetch_doc(const struct rb_archive_index *idx, const struct desc *d, c
 	snprintf(algo, sizeof(algo), "%.*s", (int)(strchr(d->digest, ':') - d->digest), d->digest);
 	rb_digest_buffer(algo, doc->data, doc->len, got);
 	if (strcmp(got, d->digest))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
-				    "%s %s: content digest is %s", what, d->digest, got);
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "%s %s: content digest is %s",
+				    what, d->digest, got);
 	*out = doc;
 	return 0;
 }
@@ -207,12 +207,13 @@ static int config_diff_ids(const char *config_json, const char *id, size_t n_lay
 	const cJSON *rootfs, *ids, *it;
 
 	if (!cJSON_IsObject(config))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "config %s is not a JSON object", id);
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "config %s is not a JSON object",
+				    id);
 	rootfs = cJSON_GetObjectItemCaseSensitive(config, "rootfs");
 	ids = cJSON_GetObjectItemCaseSensitive(rootfs, "diff_ids");
 	if (!cJSON_IsArray(ids))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "config %s has no rootfs.diff_ids",
-				    id);
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
+				    "config %s has no rootfs.diff_ids", id);
 	if ((size_t)cJSON_GetArraySize(ids) != n_layers)
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
 				    "config %s lists %d diff_ids for %zu layers", id,
@@ -244,8 +245,8 @@ static int oci_manifest(struct rb_plan *plan, const struct rb_archive_index *idx
 	int fresh;
 
 	if (!cJSON_IsObject(m))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "manifest %s is not a JSON object",
-				    md->digest);
+		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
+				    "manifest %s is not a JSON object", md->digest);
 	if (cJSON_GetObjectItemCaseSensitive(m, "manifests"))
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
 				    "manifest %s has \"manifests\": an index posing as a manifest",
@@ -290,9 +291,10 @@ static int oci_manifest(struct rb_plan *plan, const struct rb_archive_index *idx
 		if (parse_desc(l, "layer", &ld, err) < 0)
 			return rb_error_wrap(err, "manifest %s", md->digest);
 		if (!ld.media_type || !is_layer_type(ld.media_type))
-			return rb_error_set(err, ENOTSUP, RB_INVALID_IMAGE,
-					    "layer %s: media type %s is not a layer runbox can unpack",
-					    ld.digest, ld.media_type ? ld.media_type : "(none)");
+			return rb_error_set(
+			    err, ENOTSUP, RB_INVALID_IMAGE,
+			    "layer %s: media type %s is not a layer runbox can unpack", ld.digest,
+			    ld.media_type ? ld.media_type : "(none)");
 		blob_entry(&ld, entry, sizeof(entry));
 		snprintf(pl->digest, RB_DIGEST_MAX, "%s", ld.digest);
 		snprintf(pl->diff_id, RB_DIGEST_MAX, "%s",
@@ -339,7 +341,8 @@ static int oci_desc(struct rb_plan *plan, const struct rb_archive_index *idx, co
 				    d.digest);
 	if (!strcmp(d.media_type, MT_OCI_INDEX) || !strcmp(d.media_type, MT_DOCKER_LIST))
 		is_index = 1;
-	else if (!strcmp(d.media_type, MT_OCI_MANIFEST) || !strcmp(d.media_type, MT_DOCKER_MANIFEST))
+	else if (!strcmp(d.media_type, MT_OCI_MANIFEST) ||
+		 !strcmp(d.media_type, MT_DOCKER_MANIFEST))
 		is_index = 0;
 	else
 		return rb_error_set(err, ENOTSUP, RB_INVALID_IMAGE,
@@ -352,8 +355,8 @@ static int oci_desc(struct rb_plan *plan, const struct rb_archive_index *idx, co
 	declared = jstr(j, "mediaType");
 	if (declared && strcmp(declared, d.media_type))
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
-				    "manifest %s: says it is %s but its descriptor says %s", d.digest,
-				    declared, d.media_type);
+				    "manifest %s: says it is %s but its descriptor says %s",
+				    d.digest, declared, d.media_type);
 	if (!is_index)
 		return oci_manifest(plan, idx, &d, doc, names ? names : d.annotations, err);
 	if (depth >= MAX_NESTING)
@@ -372,9 +375,10 @@ static int oci_descend(struct rb_plan *plan, const struct rb_archive_index *idx,
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "an index is not a JSON object");
 	if (cJSON_GetObjectItemCaseSensitive(j, "layers") ||
 	    cJSON_GetObjectItemCaseSensitive(j, "config"))
-		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE,
-				    "an index has \"layers\" or \"config\": a manifest posing as an "
-				    "index");
+		return rb_error_set(
+		    err, EINVAL, RB_INVALID_IMAGE,
+		    "an index has \"layers\" or \"config\": a manifest posing as an "
+		    "index");
 	list = cJSON_GetObjectItemCaseSensitive(j, "manifests");
 	if (!cJSON_IsArray(list))
 		return rb_error_set(err, EINVAL, RB_INVALID_IMAGE, "an index has no \"manifests\"");
@@ -440,7 +444,8 @@ static int plan_docker(struct rb_plan *plan, const struct rb_archive_index *idx,
 					    config_name);
 		rb_digest_buffer("sha256", cdoc->data, cdoc->len, id);
 		{
-			/* a config named by its digest ("HEX.json", "blobs/sha256/HEX") must match */
+			/* a config named by its digest ("HEX.json", "blobs/sha256/HEX") must match
+			 */
 			const char *base = strrchr(config_name, '/');
 			size_t bl;
 
@@ -461,7 +466,8 @@ static int plan_docker(struct rb_plan *plan, const struct rb_archive_index *idx,
 		cJSON_ArrayForEach(t, tags)
 		{
 			if (cJSON_IsString(t) && add_name(img, t->valuestring) < 0)
-				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR,
+						    "out of memory");
 		}
 		if (!fresh)
 			continue;
@@ -485,7 +491,8 @@ static int plan_docker(struct rb_plan *plan, const struct rb_archive_index *idx,
 			pl->size = real ? (int64_t)size : -1;
 			img->n_layers = ++i;
 			if (!pl->entry)
-				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+				return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR,
+						    "out of memory");
 		}
 	}
 	return 0;
@@ -511,9 +518,8 @@ int rb_plan_build(const struct rb_archive_index *idx, const struct rb_image_limi
 		return r;
 	if (plan->n_images == 0)
 		return rb_error_set(err, ENOENT, RB_INVALID_IMAGE,
-				    plan->skipped_platforms
-					    ? "no image for linux/%s in the archive"
-					    : "the archive holds no image%.0s",
+				    plan->skipped_platforms ? "no image for linux/%s in the archive"
+							    : "the archive holds no image%.0s",
 				    rb_host_arch());
 	return 0;
 }

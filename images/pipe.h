@@ -26,8 +26,8 @@ struct rb_layer_pipe {
 	int eof, failed, cancel, started, inited;
 	char errmsg[256];
 	_Atomic uint64_t raw_bytes; /* compressed bytes read so far, for progress */
-	struct rb_hasher hash;      /* of every uncompressed byte handed out: the diff_id */
-	uint64_t total;             /* uncompressed bytes handed out */
+	struct rb_hasher hash;	    /* of every uncompressed byte handed out: the diff_id */
+	uint64_t total;		    /* uncompressed bytes handed out */
 };
 
 int rb_layer_pipe_start(struct rb_layer_pipe *p, int fd, const char *algo);

@@ -12,7 +12,8 @@ static int valid_tag(const char *t)
 	size_t n = strlen(t);
 
 	return n >= 1 && n <= 128 &&
-	       strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n &&
+	       strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+		   n &&
 	       t[0] != '.' && t[0] != '-';
 }
 

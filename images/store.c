@@ -14,25 +14,25 @@
 #include "images-internal.h"
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
-	"PRAGMA foreign_keys=ON;"
-	"CREATE TABLE IF NOT EXISTS images("
-	" id TEXT PRIMARY KEY, manifest_digest TEXT, config TEXT NOT NULL,"
-	" created TEXT, architecture TEXT, os TEXT, loaded_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS image_layers("
-	" image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-	" idx INTEGER NOT NULL, diff_id TEXT NOT NULL, blob_digest TEXT NOT NULL,"
-	" blob_size INTEGER NOT NULL, PRIMARY KEY(image_id, idx));"
-	"CREATE INDEX IF NOT EXISTS image_layers_diff ON image_layers(diff_id);"
-	"CREATE TABLE IF NOT EXISTS layers("
-	" diff_id TEXT PRIMARY KEY, blob_digest TEXT NOT NULL, blob_size INTEGER NOT NULL,"
-	" unpacked_size INTEGER NOT NULL, entries INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS names("
-	" name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS holders("
-	" holder TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);";
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA foreign_keys=ON;"
+    "CREATE TABLE IF NOT EXISTS images("
+    " id TEXT PRIMARY KEY, manifest_digest TEXT, config TEXT NOT NULL,"
+    " created TEXT, architecture TEXT, os TEXT, loaded_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS image_layers("
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, diff_id TEXT NOT NULL, blob_digest TEXT NOT NULL,"
+    " blob_size INTEGER NOT NULL, PRIMARY KEY(image_id, idx));"
+    "CREATE INDEX IF NOT EXISTS image_layers_diff ON image_layers(diff_id);"
+    "CREATE TABLE IF NOT EXISTS layers("
+    " diff_id TEXT PRIMARY KEY, blob_digest TEXT NOT NULL, blob_size INTEGER NOT NULL,"
+    " unpacked_size INTEGER NOT NULL, entries INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS names("
+    " name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS holders("
+    " holder TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);";
 
 void rb_image_limits_default(struct rb_image_limits *l)
 {
@@ -62,8 +62,8 @@ static void unlockp(pthread_mutex_t **m)
 	if (*m)
 		pthread_mutex_unlock(*m);
 }
-#define DB_LOCK(s)                                                           \
-	_cleanup_(unlockp) pthread_mutex_t *_db_guard_ = &(s)->db_lock; \
+#define DB_LOCK(s)                                                                                 \
+	_cleanup_(unlockp) pthread_mutex_t *_db_guard_ = &(s)->db_lock;                            \
 	pthread_mutex_lock(_db_guard_)
 
 static int prepare(struct rb_image_store *s, const char *sql, sqlite3_stmt **st,
@@ -92,7 +92,7 @@ int rb_image_store_open(const char *dir, const struct rb_image_limits *limits,
 	struct rb_image_store *s = calloc(1, sizeof(*s));
 	_cleanup_free_ char *dbpath = NULL;
 	char *errmsg = NULL;
-	const char *sub[] = { "blobs/sha256", "blobs/sha512", "layers/sha256", "layers/sha512" };
+	const char *sub[] = {"blobs/sha256", "blobs/sha512", "layers/sha256", "layers/sha512"};
 
 	if (!s)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
@@ -117,8 +117,8 @@ int rb_image_store_open(const char *dir, const struct rb_image_limits *limits,
 
 		if (r < 0) {
 			rb_image_store_close(s);
-			return rb_error_set(err, -r, RB_INTERNAL_ERROR, "cannot make %s/%s: %s", dir,
-					    sub[i], strerror(-r));
+			return rb_error_set(err, -r, RB_INTERNAL_ERROR, "cannot make %s/%s: %s",
+					    dir, sub[i], strerror(-r));
 		}
 	}
 	/* whatever a crash left half-made is garbage */
@@ -128,8 +128,8 @@ int rb_image_store_open(const char *dir, const struct rb_image_limits *limits,
 		rb_image_store_close(s);
 		return rb_error_sys(err, e, RB_INTERNAL_ERROR, "mkdir %s/tmp", dir);
 	}
-	if (sqlite3_open_v2(dbpath, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-						    SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(dbpath, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		rb_error_set(err, EIO, RB_INTERNAL_ERROR, "open %s: %s", dbpath,
 			     s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -180,7 +180,7 @@ static int resolve_locked(struct rb_image_store *s, const char *ref, char id[RB_
 	char norm[512];
 	struct rb_error ignored;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r, matches = 0;
+	int matches = 0;
 
 	*by_name = 0;
 	if (rb_ref_normalize(ref, norm, sizeof(norm), &ignored) == 0) {
@@ -205,7 +205,7 @@ static int resolve_locked(struct rb_image_store *s, const char *ref, char id[RB_
 		if (prepare(s, "SELECT id FROM images WHERE id LIKE ? LIMIT 2", &st, err) < 0)
 			return -EIO;
 		sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
-		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(id, RB_DIGEST_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
 			matches++;
 		}
@@ -236,13 +236,13 @@ static cJSON *config_view(const char *config_json)
 	const cJSON *it;
 	static const struct {
 		const char *from, *to;
-	} keys[] = { { "Env", "env" },
-		     { "Cmd", "cmd" },
-		     { "Entrypoint", "entrypoint" },
-		     { "WorkingDir", "workingDir" },
-		     { "User", "user" },
-		     { "Labels", "labels" },
-		     { "StopSignal", "stopSignal" } };
+	} keys[] = {{"Env", "env"},
+		    {"Cmd", "cmd"},
+		    {"Entrypoint", "entrypoint"},
+		    {"WorkingDir", "workingDir"},
+		    {"User", "user"},
+		    {"Labels", "labels"},
+		    {"StopSignal", "stopSignal"}};
 
 	for (size_t i = 0; i < RB_ARRAY_SIZE(keys); i++) {
 		v = copy_item(c, keys[i].from);
@@ -333,8 +333,7 @@ fail:
 	return -err->errnum;
 }
 
-int rb_store_image_json(struct rb_image_store *s, const char *id, cJSON **out,
-			struct rb_error *err)
+int rb_store_image_json(struct rb_image_store *s, const char *id, cJSON **out, struct rb_error *err)
 {
 	DB_LOCK(s);
 	return image_json_locked(s, id, out, err);
@@ -362,8 +361,7 @@ int rb_image_list(struct rb_image_store *s, cJSON **out, struct rb_error *err)
 	return 0;
 }
 
-int rb_image_inspect(struct rb_image_store *s, const char *ref, cJSON **out,
-		     struct rb_error *err)
+int rb_image_inspect(struct rb_image_store *s, const char *ref, cJSON **out, struct rb_error *err)
 {
 	char id[RB_DIGEST_MAX];
 	int by_name;
@@ -487,7 +485,7 @@ int rb_store_record(struct rb_image_store *s, const struct rb_plan *plan, cJSON 
 				if (o) {
 					orphans = o;
 					orphans[n_orphans] =
-						strdup((const char *)sqlite3_column_text(old, 0));
+					    strdup((const char *)sqlite3_column_text(old, 0));
 					if (orphans[n_orphans])
 						n_orphans++;
 				}
@@ -603,10 +601,9 @@ int rb_image_remove(struct rb_image_store *s, const char *ref, bool force, cJSON
 
 			if (prepare(s, "SELECT name FROM names WHERE image_id=?", &st, err) == 0)
 				while (sqlite3_step(st) == SQLITE_ROW)
-					cJSON_AddItemToArray(untagged,
-							     cJSON_CreateString((const char *)
-										sqlite3_column_text(
-											st, 0)));
+					cJSON_AddItemToArray(
+					    untagged, cJSON_CreateString((
+							  const char *)sqlite3_column_text(st, 0)));
 			r = run1(s, "DELETE FROM names WHERE image_id=?", id, NULL, err);
 		}
 		if (r == 0)
@@ -653,8 +650,8 @@ int rb_image_acquire(struct rb_image_store *s, const char *ref, const char *hold
 	if (!img)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 	snprintf(img->id, sizeof(img->id), "%s", id);
-	if (prepare(s, "SELECT diff_id FROM image_layers WHERE image_id=? ORDER BY idx", &lt,
-		    err) < 0)
+	if (prepare(s, "SELECT diff_id FROM image_layers WHERE image_id=? ORDER BY idx", &lt, err) <
+	    0)
 		goto fail;
 	sqlite3_bind_text(lt, 1, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(lt) == SQLITE_ROW) {
@@ -734,10 +731,9 @@ static int referenced(struct rb_image_store *s, const char *sql, const char *dig
 	return count_where(s, sql, digest) != 0; /* errors count as referenced: keep */
 }
 
-static int sweep(struct rb_image_store *s, const char *root, const char *sql,
-		 struct rb_error *err)
+static int sweep(struct rb_image_store *s, const char *root, const char *sql, struct rb_error *err)
 {
-	static const char *const algos[] = { "sha256", "sha512" };
+	static const char *const algos[] = {"sha256", "sha512"};
 
 	for (size_t a = 0; a < RB_ARRAY_SIZE(algos); a++) {
 		_cleanup_free_ char *dir = rb_path_join(root, algos[a]);
@@ -757,8 +753,8 @@ static int sweep(struct rb_image_store *s, const char *root, const char *sql,
 				continue;
 			r = rb_rm_rf_at(dirfd(d), de->d_name);
 			if (r < 0)
-				return rb_error_set(err, -r, RB_INTERNAL_ERROR, "remove %s/%s: %s", dir,
-						    de->d_name, strerror(-r));
+				return rb_error_set(err, -r, RB_INTERNAL_ERROR, "remove %s/%s: %s",
+						    dir, de->d_name, strerror(-r));
 		}
 	}
 	return 0;
@@ -777,7 +773,8 @@ int rb_store_gc_locked(struct rb_image_store *s, struct rb_error *err)
 		  "(SELECT count(*) FROM images WHERE id=?1 OR manifest_digest=?1)",
 		  err) < 0)
 		return -err->errnum;
-	if (exec_sql(s, "DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)",
+	if (exec_sql(s,
+		     "DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)",
 		     err) < 0)
 		return -err->errnum;
 	/* no load is under way while the collection holds gc_lock: tmp/ is all leftovers */

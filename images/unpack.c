@@ -25,7 +25,7 @@
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
-#define WH_META ".wh..wh."
+#define WH_META	  ".wh..wh."
 
 struct unpacker {
 	int root;
@@ -41,8 +41,8 @@ struct unpacker {
 static long openat2_in_root(int root, const char *path, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 
 	return syscall(SYS_openat2, root, path, &how, sizeof(how));
@@ -145,8 +145,8 @@ static int open_parent(struct unpacker *u, const char *parent, int create)
 				continue;
 			char saved = *s;
 			*s = '\0';
-			_cleanup_close_ int d = (int)openat2_in_root(u->root, prefix, O_RDONLY |
-									    O_DIRECTORY);
+			_cleanup_close_ int d =
+			    (int)openat2_in_root(u->root, prefix, O_RDONLY | O_DIRECTORY);
 			if (d < 0 && errno == ENOENT) {
 				char *slash = strrchr(prefix, '/');
 				_cleanup_close_ int up = -1;
@@ -162,11 +162,13 @@ static int open_parent(struct unpacker *u, const char *parent, int create)
 				}
 				if (up < 0 || mkdirat(up, slash ? slash + 1 : prefix, 0755) < 0) {
 					if (errno == EEXIST)
-						return fail(u, ENOENT,
-							    "its parent leads through a symlink to a "
-							    "directory that is not in the layer",
-							    prefix);
-					return fail_sys(u, errno, "cannot make its parent directory");
+						return fail(
+						    u, ENOENT,
+						    "its parent leads through a symlink to a "
+						    "directory that is not in the layer",
+						    prefix);
+					return fail_sys(u, errno,
+							"cannot make its parent directory");
 				}
 			} else if (d < 0) {
 				return fail_sys(u, errno, "cannot open its parent directory");
@@ -223,7 +225,8 @@ static int apply_xattrs(struct unpacker *u, int fd, struct archive_entry *e)
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
 		if (!strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13))
-			return fail(u, EPERM, "carries an overlayfs xattr, which would forge a whiteout",
+			return fail(u, EPERM,
+				    "carries an overlayfs xattr, which would forge a whiteout",
 				    name);
 		if (strncmp(name, "user.", 5) && strcmp(name, "security.capability"))
 			continue; /* selinux labels, ACLs and trusted.* mean nothing here */
@@ -237,11 +240,12 @@ static int apply_xattrs(struct unpacker *u, int fd, struct archive_entry *e)
 static int apply_meta(struct unpacker *u, int fd, struct archive_entry *e)
 {
 	struct timespec ts[2] = {
-		{ .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
-		{ .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+	    {.tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e)},
+	    {.tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e)},
 	};
 
-	if (u->privileged && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+	if (u->privileged &&
+	    fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
 		return fail_sys(u, errno, "chown");
 	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
 		return fail_sys(u, errno, "chmod");
@@ -312,8 +316,8 @@ static int make_symlink(struct unpacker *u, int dfd, const char *base, struct ar
 {
 	const char *target = archive_entry_symlink(e);
 	struct timespec ts[2] = {
-		{ .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
-		{ .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+	    {.tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e)},
+	    {.tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e)},
 	};
 
 	if (!target || !*target)
@@ -360,8 +364,11 @@ static int make_node(struct unpacker *u, int dfd, const char *base, struct archi
 
 	if (type != AE_IFIFO && !u->privileged)
 		return 0; /* device nodes need CAP_MKNOD: skipped, as tar does for users */
-	if (mknodat(dfd, base, (type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK) |
-				       0600,
+	if (mknodat(dfd, base,
+		    (type == AE_IFIFO	? S_IFIFO
+		     : type == AE_IFCHR ? S_IFCHR
+					: S_IFBLK) |
+			0600,
 		    type == AE_IFIFO ? 0 : dev) < 0)
 		return fail_sys(u, errno, "mknod");
 	if (u->privileged && fchownat(dfd, base, (uid_t)archive_entry_uid(e),
@@ -477,7 +484,7 @@ int rb_layer_unpack(const char *blob_path, const char *dest_dir,
 		    void *ud, struct rb_unpack_result *res, struct rb_error *err)
 {
 	_cleanup_close_ int blob = -1, root = -1;
-	struct unpacker u = { .limits = limits, .err = err, .cached_fd = -1 };
+	struct unpacker u = {.limits = limits, .err = err, .cached_fd = -1};
 	struct rb_layer_pipe pipe;
 	struct archive *a = NULL;
 	struct archive_entry *e;

@@ -24,11 +24,12 @@ static ssize_t recv_reply(int fd, struct rb_ag_hdr *h, void *buf, size_t len, in
 {
 	char data[sizeof(*h) + sizeof(struct rb_ag_stat) + 512];
 	char cbuf[CMSG_SPACE(sizeof(int) * RB_AGENT_MAX_FDS)];
-	struct iovec iov = { data, sizeof(data) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {data, sizeof(data)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t n;
 
+	memset(h, 0, sizeof(*h));
 	if (rfd)
 		*rfd = -1;
 	do
@@ -85,11 +86,11 @@ static int agent_gone(struct rb_error *err, ssize_t r)
 int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid,
 		      struct rb_error *err)
 {
-	struct rb_ag_exec hx = { .flags = RB_AG_EXEC_SETSID };
+	struct rb_ag_exec hx = {.flags = RB_AG_EXEC_SETSID};
 	_cleanup_free_ char *strings = NULL;
 	_cleanup_close_ int c = -1;
 	size_t len = 0, off = 0;
-	int fds[3] = { x->stdin_fd, x->stdout_fd, x->stderr_fd };
+	int fds[3] = {x->stdin_fd, x->stdout_fd, x->stderr_fd};
 	struct rb_ag_hdr h;
 	int32_t p32;
 	ssize_t n;
@@ -107,11 +108,11 @@ int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pi
 	strings = malloc(len);
 	if (!strings)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-#define PUT(s)                                            \
-	do {                                              \
-		size_t l_ = strlen(s) + 1;                \
-		memcpy(strings + off, (s), l_);           \
-		off += l_;                                \
+#define PUT(s)                                                                                     \
+	do {                                                                                       \
+		size_t l_ = strlen(s) + 1;                                                         \
+		memcpy(strings + off, (s), l_);                                                    \
+		off += l_;                                                                         \
 	} while (0)
 	PUT(x->user ? x->user : "");
 	PUT(x->cwd ? x->cwd : "");
@@ -130,8 +131,8 @@ int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pi
 	if (n < 0)
 		return agent_gone(err, n);
 	if (h.op == RB_AG_RESULT)
-		return rb_error_set(err, h.err, RB_INTERNAL_ERROR, "the agent refused the command: %s",
-				    strerror(h.err));
+		return rb_error_set(err, h.err, RB_INTERNAL_ERROR,
+				    "the agent refused the command: %s", strerror(h.err));
 	if (h.op != RB_AG_STARTED)
 		return agent_gone(err, -EPROTO);
 	*pid = p32;
@@ -188,8 +189,9 @@ static int simple_op(int ctl, uint32_t op, const void *a, size_t alen, const cha
 	if (n < 0)
 		return agent_gone(err, n);
 	if (h->err)
-		return rb_error_set(err, h->err, h->err == ENOENT ? RB_NOT_FOUND : RB_INVALID_REQUEST,
-				    "%s: %s", path, strerror(h->err));
+		return rb_error_set(err, h->err,
+				    h->err == ENOENT ? RB_NOT_FOUND : RB_INVALID_REQUEST, "%s: %s",
+				    path, strerror(h->err));
 	return (int)n;
 }
 
@@ -203,15 +205,17 @@ static void to_stat(const struct rb_ag_stat *in, struct rb_iso_stat *out)
 int rb_iso_file_open(int ctl, const char *path, int flags, mode_t mode, int mkdirs, int *fd,
 		     struct rb_iso_stat *st, struct rb_error *err)
 {
-	struct rb_ag_open o = { .flags = flags, .mode = mode, .opts = mkdirs ? RB_AG_OPEN_MKDIRS : 0 };
-	struct rb_ag_stat s = { 0 };
+	struct rb_ag_open o = {
+	    .flags = flags, .mode = mode, .opts = mkdirs ? RB_AG_OPEN_MKDIRS : 0};
+	struct rb_ag_stat s = {0};
 	struct rb_ag_hdr h;
 	int r = simple_op(ctl, RB_AG_OPEN, &o, sizeof(o), path, &h, &s, sizeof(s), fd, err);
 
 	if (r < 0)
 		return r;
 	if (*fd < 0)
-		return rb_error_set(err, EPROTO, RB_INTERNAL_ERROR, "%s: the agent sent no file", path);
+		return rb_error_set(err, EPROTO, RB_INTERNAL_ERROR, "%s: the agent sent no file",
+				    path);
 	if (st)
 		to_stat(&s, st);
 	return 0;
@@ -219,7 +223,7 @@ int rb_iso_file_open(int ctl, const char *path, int flags, mode_t mode, int mkdi
 
 int rb_iso_file_stat(int ctl, const char *path, struct rb_iso_stat *st, struct rb_error *err)
 {
-	struct rb_ag_stat s = { 0 };
+	struct rb_ag_stat s = {0};
 	struct rb_ag_hdr h;
 	int r = simple_op(ctl, RB_AG_STAT, NULL, 0, path, &h, &s, sizeof(s), NULL, err);
 
@@ -231,7 +235,7 @@ int rb_iso_file_stat(int ctl, const char *path, struct rb_iso_stat *st, struct r
 
 int rb_iso_file_mkdir(int ctl, const char *path, int recursive, struct rb_error *err)
 {
-	struct rb_ag_path_flags pf = { .recursive = (uint32_t)recursive, .mode = 0755 };
+	struct rb_ag_path_flags pf = {.recursive = (uint32_t)recursive, .mode = 0755};
 	struct rb_ag_hdr h;
 	int r = simple_op(ctl, RB_AG_MKDIR, &pf, sizeof(pf), path, &h, NULL, 0, NULL, err);
 
@@ -240,15 +244,14 @@ int rb_iso_file_mkdir(int ctl, const char *path, int recursive, struct rb_error 
 
 int rb_iso_file_remove(int ctl, const char *path, int recursive, struct rb_error *err)
 {
-	struct rb_ag_path_flags pf = { .recursive = (uint32_t)recursive };
+	struct rb_ag_path_flags pf = {.recursive = (uint32_t)recursive};
 	struct rb_ag_hdr h;
 	int r = simple_op(ctl, RB_AG_REMOVE, &pf, sizeof(pf), path, &h, NULL, 0, NULL, err);
 
 	return r < 0 ? r : 0;
 }
 
-int rb_iso_file_list(int ctl, const char *path, rb_iso_list_fn fn, void *ud,
-		     struct rb_error *err)
+int rb_iso_file_list(int ctl, const char *path, rb_iso_list_fn fn, void *ud, struct rb_error *err)
 {
 	_cleanup_close_ int c = rb_iso_agent_channel(ctl, err);
 	char buf[sizeof(struct rb_ag_stat) + 512];

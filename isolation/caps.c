@@ -49,7 +49,7 @@ int rb_iso_caps_last_cap(void)
 	}
 	/* no /proc (or a strange value): ask the kernel capability by capability */
 	for (last = 0; last < 63; last++)
-		if (prctl(PR_CAPBSET_READ, (unsigned long)(last + 1), 0L, 0L, 0L) < 0)
+		if (prctl(PR_CAPBSET_READ, (unsigned long)last + 1UL, 0L, 0L, 0L) < 0)
 			break;
 	return last > 0 ? last : -EINVAL;
 }

@@ -315,7 +315,7 @@ static int rmdir_tree(const char *dir)
 static void undo_create(struct rb_iso_cgroup *cg)
 {
 	for (size_t i = 0; i < RB_ISO_CGROUP_MAX_HIER; i++)
-		if (cg->created[i])
+		if (cg->created[i] && cg->dir[i])
 			rmdir(cg->dir[i]);
 }
 

@@ -18,30 +18,30 @@ int rb_iso_ctx_new(const char *state_dir, struct rb_iso_ctx **out, struct rb_err
 void rb_iso_ctx_free(struct rb_iso_ctx *ctx);
 
 #define RB_ISO_IDS_PER_SANDBOX 65536u
-#define RB_ISO_ID_BASE 0x40000000u /* host ids of sandbox n: BASE + n * 65536 ... */
+#define RB_ISO_ID_BASE	       0x40000000u /* host ids of sandbox n: BASE + n * 65536 ... */
 
 struct rb_iso_spec {
 	const char *id; /* the sandbox id, also its hostname */
 	char *const *layer_dirs;
 	size_t n_layers;
 	uint64_t disk_bytes;
-	uint32_t id_slot;   /* which host id range root inside maps to */
-	int cgroup_fd;      /* a v2 cgroup directory to start in (CLONE_INTO_CGROUP), or -1 */
+	uint32_t id_slot; /* which host id range root inside maps to */
+	int cgroup_fd;	  /* a v2 cgroup directory to start in (CLONE_INTO_CGROUP), or -1 */
 	int (*attach)(pid_t pid, void *userdata); /* put the child in its cgroups, before it runs */
 	void *attach_userdata;
 	const char *resolv; /* /etc/resolv.conf contents, or NULL for none */
 };
 
 struct rb_iso_sandbox {
-	pid_t pid;     /* the agent, pid 1 inside */
-	int pidfd;     /* of the agent */
-	int ctl;       /* the agent's control socket */
-	int upper_fd;  /* the sandbox's disk (tmpfs), for usage figures */
+	pid_t pid;    /* the agent, pid 1 inside */
+	int pidfd;    /* of the agent */
+	int ctl;      /* the agent's control socket */
+	int upper_fd; /* the sandbox's disk (tmpfs), for usage figures */
 	uid_t host_uid;
 };
 
-int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
-		 struct rb_iso_sandbox *out, struct rb_error *err);
+int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct rb_iso_sandbox *out,
+		 struct rb_error *err);
 /* Kill the whole sandbox (its pid 1, which takes every other process with it) and reap it. */
 int rb_iso_kill(struct rb_iso_sandbox *sb);
 void rb_iso_sandbox_close(struct rb_iso_sandbox *sb);
@@ -63,7 +63,7 @@ struct rb_iso_exec {
 int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid,
 		      struct rb_error *err);
 struct rb_iso_exit {
-	int exited;     /* 1: exit_code valid; 0: killed by signal */
+	int exited; /* 1: exit_code valid; 0: killed by signal */
 	int exit_code;
 	int signal;
 	int exec_errno; /* the command could not be started */
@@ -85,7 +85,6 @@ int rb_iso_file_stat(int ctl, const char *path, struct rb_iso_stat *st, struct r
 int rb_iso_file_mkdir(int ctl, const char *path, int recursive, struct rb_error *err);
 int rb_iso_file_remove(int ctl, const char *path, int recursive, struct rb_error *err);
 typedef int (*rb_iso_list_fn)(const char *name, const struct rb_iso_stat *st, void *ud);
-int rb_iso_file_list(int ctl, const char *path, rb_iso_list_fn fn, void *ud,
-		     struct rb_error *err);
+int rb_iso_file_list(int ctl, const char *path, rb_iso_list_fn fn, void *ud, struct rb_error *err);
 
 #endif

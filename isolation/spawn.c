@@ -114,9 +114,9 @@ struct child_args {
 
 static void child_fail(int sync, int errnum, const char *step)
 {
-	struct rb_ag_hdr h = { .op = RB_AG_RESULT, .err = errnum, .len = (uint32_t)strlen(step) };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)step, h.len } };
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct rb_ag_hdr h = {.op = RB_AG_RESULT, .err = errnum, .len = (uint32_t)strlen(step)};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)step, h.len}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
 
 	sendmsg(sync, &m, MSG_NOSIGNAL);
 	_exit(1);
@@ -125,10 +125,10 @@ static void child_fail(int sync, int errnum, const char *step)
 static int recv_fd(int sock)
 {
 	struct rb_ag_hdr h;
-	struct iovec iov = { &h, sizeof(h) };
+	struct iovec iov = {&h, sizeof(h)};
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	int fd;
 
@@ -143,9 +143,9 @@ static int recv_fd(int sock)
 
 static __attribute__((noreturn)) void child(const struct child_args *a)
 {
-	static char *const argv[] = { "runbox-agent", NULL };
-	static char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				      NULL };
+	static char *const argv[] = {"runbox-agent", NULL};
+	static char *const envp[] = {
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	const char *step = "";
 	int mount_fd, s, m;
 
@@ -198,11 +198,11 @@ static int write_map(pid_t pid, const char *which, uid_t base, struct rb_error *
 
 static int send_fd(int sock, int fd)
 {
-	struct rb_ag_hdr h = { .op = RB_AG_HELLO };
-	struct iovec iov = { &h, sizeof(h) };
+	struct rb_ag_hdr h = {.op = RB_AG_HELLO};
+	struct iovec iov = {&h, sizeof(h)};
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -216,7 +216,7 @@ static int send_fd(int sock, int fd)
 /* The agent says hello once it runs; the child says what failed if it could not get there. */
 static int await_agent(int sync, struct rb_error *err)
 {
-	struct pollfd p = { .fd = sync, .events = POLLIN };
+	struct pollfd p = {.fd = sync, .events = POLLIN};
 	char buf[sizeof(struct rb_ag_hdr) + 256];
 	struct rb_ag_hdr h;
 	ssize_t n;
@@ -240,13 +240,13 @@ static int await_agent(int sync, struct rb_error *err)
 			    "sandbox setup: %s: %s", buf + sizeof(h), strerror(h.err));
 }
 
-int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
-		 struct rb_iso_sandbox *out, struct rb_error *err)
+int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct rb_iso_sandbox *out,
+		 struct rb_error *err)
 {
 	char hostname[80], hosts[256], userns[64];
-	struct child_args a = { .agent_memfd = ctx->agent_memfd, .confine = &ctx->confine };
-	struct clone_args ca = { 0 };
-	struct rb_fs_root root = { -1, -1 };
+	struct child_args a = {.agent_memfd = ctx->agent_memfd, .confine = &ctx->confine};
+	struct clone_args ca = {0};
+	struct rb_fs_root root = {-1, -1};
 	_cleanup_close_ int userns_fd = -1;
 	int sync[2], pidfd = -1, r;
 	uid_t base = RB_ISO_ID_BASE + spec->id_slot * RB_ISO_IDS_PER_SANDBOX;
@@ -259,10 +259,10 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
 		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 		 "127.0.1.1\t%s\n",
 		 spec->id);
-	a.fs = (struct rb_fs_child){ .attach_at = ctx->attach_dir,
-				     .hostname = hostname,
-				     .hosts = hosts,
-				     .resolv = spec->resolv ? spec->resolv : "" };
+	a.fs = (struct rb_fs_child){.attach_at = ctx->attach_dir,
+				    .hostname = hostname,
+				    .hosts = hosts,
+				    .resolv = spec->resolv ? spec->resolv : ""};
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "socketpair");
 	a.sync = sync[1];
@@ -282,9 +282,9 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec,
 	close(sync[1]);
 	if (pid < 0) {
 		close(sync[0]);
-		return rb_error_sys(err, errno, errno == ENOSPC || errno == EAGAIN
-							? RB_RESOURCE_EXHAUSTED
-							: RB_INTERNAL_ERROR,
+		return rb_error_sys(err, errno,
+				    errno == ENOSPC || errno == EAGAIN ? RB_RESOURCE_EXHAUSTED
+								       : RB_INTERNAL_ERROR,
 				    "clone a sandbox");
 	}
 	out->pid = (pid_t)pid;

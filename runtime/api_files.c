@@ -18,8 +18,8 @@
 #include "sandbox.h"
 
 /* The path asked for, absolute (a relative one is taken from the sandbox's workdir). */
-static int sandbox_path(struct rb_rt_req *req, struct rb_rt_sandbox *sb, const char *in,
-			char **out, struct rb_error *err)
+static int sandbox_path(struct rb_rt_req *req, struct rb_rt_sandbox *sb, const char *in, char **out,
+			struct rb_error *err)
 {
 	if (!in || !*in)
 		return rb_rt_field_error(req, err, "path", "\"path\" is required");
@@ -67,7 +67,11 @@ static bool is_utf8(const unsigned char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		unsigned char c = s[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t n = c < 0x80	    ? 1
+			   : (c >> 5) == 6  ? 2
+			   : (c >> 4) == 14 ? 3
+			   : (c >> 3) == 30 ? 4
+					    : 0;
 
 		if (!n || c == 0 || i + n > len)
 			return false;
@@ -101,7 +105,7 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 {
 	const char *accept = rb_rt_header(req, MHD_HTTP_HEADER_ACCEPT);
 	struct file_req f;
-	struct rb_iso_stat st;
+	struct rb_iso_stat st = {0};
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL, *b64 = NULL;
 	cJSON *body;
@@ -114,7 +118,8 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 		struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.size, fd);
 
 		if (!resp) {
-			r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "cannot create a response");
+			r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR,
+					 "cannot create a response");
 		} else {
 			fd = -1;
 			r = rb_rt_reply(req, 200, resp, "application/octet-stream");
@@ -123,9 +128,10 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 		return r;
 	}
 	if (r == 0 && (uint64_t)st.size > RB_RT_FILE_JSON_MAX)
-		r = rb_error_set(err, EFBIG, RB_INVALID_REQUEST,
-				 "%s is %lld bytes: ask for it with Accept: application/octet-stream",
-				 f.path, (long long)st.size);
+		r = rb_error_set(
+		    err, EFBIG, RB_INVALID_REQUEST,
+		    "%s is %lld bytes: ask for it with Accept: application/octet-stream", f.path,
+		    (long long)st.size);
 	if (r < 0) {
 		file_req_done(req, &f);
 		return r;
@@ -137,16 +143,19 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 		return rb_error_set(err, -n, RB_INTERNAL_ERROR, "read %s", f.path);
 	}
 	buf[n] = '\0';
+	if (!is_utf8((unsigned char *)buf, (size_t)n) &&
+	    !(b64 = malloc(4 * (((size_t)n + 2) / 3) + 1))) {
+		file_req_done(req, &f);
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "encode %s", f.path);
+	}
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "path", f.path);
-	if (is_utf8((unsigned char *)buf, (size_t)n)) {
+	if (!b64) {
 		cJSON_AddStringToObject(body, "content", buf);
 		cJSON_AddStringToObject(body, "encoding", "utf-8");
 	} else {
-		b64 = malloc(4 * (((size_t)n + 2) / 3) + 1);
-		if (b64)
-			EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)buf, n);
-		cJSON_AddStringToObject(body, "content", b64 ? b64 : "");
+		EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)buf, n);
+		cJSON_AddStringToObject(body, "content", b64);
 		cJSON_AddStringToObject(body, "encoding", "base64");
 	}
 	file_req_done(req, &f);
@@ -248,7 +257,7 @@ static int write_json(struct rb_rt_req *req, struct rb_error *err)
 	_cleanup_close_ int fd = -1;
 	const char *path, *content, *encoding;
 	const cJSON *mode_j;
-	struct file_req f = { 0 };
+	struct file_req f = {0};
 	mode_t mode = 0644;
 	size_t len;
 	cJSON *body;
@@ -262,7 +271,8 @@ static int write_json(struct rb_rt_req *req, struct rb_error *err)
 		return r;
 	mode_j = cJSON_GetObjectItemCaseSensitive(in, "mode");
 	if (mode_j && !cJSON_IsNull(mode_j)) {
-		if (!cJSON_IsNumber(mode_j) || mode_j->valuedouble < 0 || mode_j->valuedouble > 07777)
+		if (!cJSON_IsNumber(mode_j) || mode_j->valuedouble < 0 ||
+		    mode_j->valuedouble > 07777)
 			return rb_rt_field_error(req, err, "mode",
 						 "field \"mode\" must be a number from 0 to 4095 "
 						 "(0o7777)");
@@ -289,9 +299,9 @@ static int write_json(struct rb_rt_req *req, struct rb_error *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			r = rb_error_sys(err, errno,
-					 errno == ENOSPC ? RB_RESOURCE_EXHAUSTED : RB_INTERNAL_ERROR,
-					 "write %s", f.path);
+			r = rb_error_sys(
+			    err, errno, errno == ENOSPC ? RB_RESOURCE_EXHAUSTED : RB_INTERNAL_ERROR,
+			    "write %s", f.path);
 		else
 			off += (size_t)n;
 	}
@@ -334,7 +344,7 @@ static int add_entry(const char *name, const struct rb_iso_stat *st, void *ud)
 int rb_rt_api_file_list(struct rb_rt_req *req, struct rb_error *err)
 {
 	struct file_req f;
-	struct list_ctx c = { 0 };
+	struct list_ctx c = {0};
 	cJSON *body;
 	int r = begin(req, NULL, &f, err);
 
@@ -401,8 +411,8 @@ int rb_rt_api_file_mkdir(struct rb_rt_req *req, struct rb_error *err)
 {
 	_cleanup_json_ cJSON *in = NULL;
 	const cJSON *rec;
-	const char *path;
-	struct file_req f = { 0 };
+	const char *path = NULL;
+	struct file_req f = {0};
 	int r = rb_rt_body_object(req, &in, err);
 
 	if (r == 0)
@@ -411,7 +421,8 @@ int rb_rt_api_file_mkdir(struct rb_rt_req *req, struct rb_error *err)
 		return r;
 	rec = cJSON_GetObjectItemCaseSensitive(in, "recursive");
 	if (rec && !cJSON_IsNull(rec) && !cJSON_IsBool(rec))
-		return rb_rt_field_error(req, err, "recursive", "field \"recursive\" must be a boolean");
+		return rb_rt_field_error(req, err, "recursive",
+					 "field \"recursive\" must be a boolean");
 	r = begin(req, path, &f, err);
 	if (r == 0)
 		r = rb_iso_file_mkdir(f.sb->iso.ctl, f.path, cJSON_IsTrue(rec), err);

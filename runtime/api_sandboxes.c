@@ -69,7 +69,8 @@ static int query_long(struct rb_rt_req *req, const char *name, long lo, long hi,
 	}
 	n = strtol(v, &end, 10);
 	if (!*v || *end || n < lo || n > hi)
-		return rb_rt_field_error(req, err, name, "query \"%s\" must be a whole number from %ld to %ld",
+		return rb_rt_field_error(req, err, name,
+					 "query \"%s\" must be a whole number from %ld to %ld",
 					 name, lo, hi);
 	*out = n;
 	return 0;
@@ -108,8 +109,8 @@ static enum MHD_Result collect_meta(void *cls, enum MHD_ValueKind kind, const ch
 
 int rb_rt_api_sandbox_list(struct rb_rt_req *req, struct rb_error *err)
 {
-	struct rb_rt_list_query q = { 0 };
-	struct meta_ctx mc = { .q = &q };
+	struct rb_rt_list_query q = {0};
+	struct meta_ctx mc = {.q = &q};
 	_cleanup_free_ char *state = NULL, *image = NULL;
 	cJSON *body = NULL;
 	int r;

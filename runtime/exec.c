@@ -19,8 +19,8 @@
 #include "sandbox.h"
 
 #define EXEC_DEFAULT_TIMEOUT_MS 60000
-#define EXEC_MAX_TIMEOUT_MS 300000
-#define EXEC_DRAIN_MS 200 /* after the exit: output still in flight, not a background child */
+#define EXEC_MAX_TIMEOUT_MS	300000
+#define EXEC_DRAIN_MS		200 /* after the exit: output still in flight, not a background child */
 
 struct exec_job {
 	struct rb_rt_sandboxes *m;
@@ -74,7 +74,7 @@ static void job_free(void *arg)
 	free(j);
 }
 
-static const char *const stream_names[] = { "stdout", "stderr" };
+static const char *const stream_names[] = {"stdout", "stderr"};
 
 static void emit_line(struct exec_job *j, int which, const char *data, size_t len)
 {
@@ -151,7 +151,11 @@ static char *valid_utf8(const char *s, size_t len)
 		return NULL;
 	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
-		size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t n = c < 0x80	    ? 1
+			   : (c >> 5) == 6  ? 2
+			   : (c >> 4) == 14 ? 3
+			   : (c >> 3) == 30 ? 4
+					    : 0;
 		bool ok = n > 0 && i + n <= len && c != 0;
 
 		for (size_t k = 1; ok && k < n; k++)
@@ -187,11 +191,11 @@ struct exec_outcome {
 
 static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *err)
 {
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 }, chan = -1, r;
-	struct rb_iso_exec x = { .argv = (const char *const *)j->argv,
-				 .env = (const char *const *)j->env,
-				 .cwd = j->cwd,
-				 .user = j->user };
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, chan = -1, r;
+	struct rb_iso_exec x = {.argv = (const char *const *)j->argv,
+				.env = (const char *const *)j->env,
+				.cwd = j->cwd,
+				.user = j->user};
 	long long start = mono_ms(), deadline = start + j->timeout_ms, exited_at = 0;
 	bool have_exit = false, killed = false;
 	size_t stdin_off = 0;
@@ -200,7 +204,9 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 
 	memset(res, 0, sizeof(*res));
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    (j->stdin_data ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
+	    (j->stdin_data
+		 ? pipe2(in, O_CLOEXEC)
+		 : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
 		r = rb_error_sys(err, errno, RB_RESOURCE_EXHAUSTED, "pipes for the command");
 		goto out;
 	}
@@ -224,25 +230,25 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 
 	for (;;) {
 		struct pollfd p[4];
-		int np = 0, io[2] = { -1, -1 }, ic = -1, iw = -1;
+		int np = 0, io[2] = {-1, -1}, ic = -1, iw = -1;
 		long long now = mono_ms();
 		int wait_ms;
 
 		if (out[0] >= 0) {
 			io[0] = np;
-			p[np++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+			p[np++] = (struct pollfd){.fd = out[0], .events = POLLIN};
 		}
 		if (errp[0] >= 0) {
 			io[1] = np;
-			p[np++] = (struct pollfd){ .fd = errp[0], .events = POLLIN };
+			p[np++] = (struct pollfd){.fd = errp[0], .events = POLLIN};
 		}
 		if (!have_exit) {
 			ic = np;
-			p[np++] = (struct pollfd){ .fd = chan, .events = POLLIN };
+			p[np++] = (struct pollfd){.fd = chan, .events = POLLIN};
 		}
 		if (in[1] >= 0) {
 			iw = np;
-			p[np++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
+			p[np++] = (struct pollfd){.fd = in[1], .events = POLLOUT};
 		}
 		if (have_exit && (np == 0 || now - exited_at >= EXEC_DRAIN_MS))
 			break;
@@ -280,11 +286,13 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 			}
 		}
 		if (iw >= 0 && p[iw].revents) {
-			ssize_t n = write(in[1], j->stdin_data + stdin_off, j->stdin_len - stdin_off);
+			ssize_t n =
+			    write(in[1], j->stdin_data + stdin_off, j->stdin_len - stdin_off);
 
 			if (n > 0)
 				stdin_off += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || stdin_off == j->stdin_len) {
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
+			    stdin_off == j->stdin_len) {
 				close(in[1]);
 				in[1] = -1;
 			}
@@ -312,16 +320,17 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 	res->duration_ms = mono_ms() - start;
 	if (res->exit.exec_errno) {
 		/* the command never ran: say why where its errors would have gone */
-		static const char *const what[] = { "", "set up its input and output",
-						    "become user", "enter the working directory",
-						    "execute" };
-		int st = res->exit.exec_stage >= 1 && res->exit.exec_stage <= 4 ? res->exit.exec_stage : 0;
+		static const char *const what[] = {"", "set up its input and output", "become user",
+						   "enter the working directory", "execute"};
+		int st = res->exit.exec_stage >= 1 && res->exit.exec_stage <= 4
+			     ? res->exit.exec_stage
+			     : 0;
 		const char *subject = st == 2 ? j->user : st == 3 ? j->cwd : j->argv[0];
 		char msg[512];
-		int n = snprintf(msg, sizeof(msg), "runbox: cannot %s \"%.200s\": %s\n", what[st],
-				 subject, st == 2 && res->exit.exec_errno == ENOENT
-						  ? "no such user in the sandbox"
-						  : strerror(res->exit.exec_errno));
+		int n = snprintf(
+		    msg, sizeof(msg), "runbox: cannot %s \"%.200s\": %s\n", what[st], subject,
+		    st == 2 && res->exit.exec_errno == ENOENT ? "no such user in the sandbox"
+							      : strerror(res->exit.exec_errno));
 
 		keep(j, 1, msg, (size_t)n);
 	}
@@ -369,8 +378,8 @@ static cJSON *result_json(struct exec_job *j, const struct exec_outcome *o)
 }
 
 /* The answer of a finished run: the result, or EXECUTION_TIMEOUT with the output in details. */
-static int finish(struct exec_job *j, const struct exec_outcome *o, cJSON **result,
-		  cJSON **details, struct rb_error *err)
+static int finish(struct exec_job *j, const struct exec_outcome *o, cJSON **result, cJSON **details,
+		  struct rb_error *err)
 {
 	cJSON *res = result_json(j, o);
 
@@ -483,11 +492,13 @@ static int parse(struct rb_rt_req *req, const cJSON *in, struct exec_job *j, str
 	int r;
 
 	if (cmd && !cJSON_IsNull(cmd) && argv && !cJSON_IsNull(argv))
-		return rb_rt_field_error(req, err, "argv", "give \"command\" or \"argv\", not both");
+		return rb_rt_field_error(req, err, "argv",
+					 "give \"command\" or \"argv\", not both");
 	if (argv && !cJSON_IsNull(argv)) {
 		if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) == 0)
-			return rb_rt_field_error(req, err, "argv",
-						 "field \"argv\" must be a non-empty array of strings");
+			return rb_rt_field_error(
+			    req, err, "argv",
+			    "field \"argv\" must be a non-empty array of strings");
 		cJSON_ArrayForEach(it, argv)
 		{
 			if (!cJSON_IsString(it))
@@ -498,8 +509,9 @@ static int parse(struct rb_rt_req *req, const cJSON *in, struct exec_job *j, str
 		j->argv = strv_from_array(argv);
 	} else {
 		if (!cJSON_IsString(cmd) || !*cmd->valuestring)
-			return rb_rt_field_error(req, err, "command",
-						 "field \"command\" is required (a non-empty string)");
+			return rb_rt_field_error(
+			    req, err, "command",
+			    "field \"command\" is required (a non-empty string)");
 		total = strlen(cmd->valuestring);
 		j->argv = calloc(4, sizeof(char *));
 		if (j->argv) {
@@ -510,10 +522,12 @@ static int parse(struct rb_rt_req *req, const cJSON *in, struct exec_job *j, str
 	}
 	if (total > RB_RT_COMMAND_MAX)
 		return rb_error_set(err, E2BIG, RB_COMMAND_TOO_LONG,
-				    "the command is %zu bytes, more than %d", total, RB_RT_COMMAND_MAX);
+				    "the command is %zu bytes, more than %d", total,
+				    RB_RT_COMMAND_MAX);
 	if (env && !cJSON_IsNull(env)) {
 		if (!cJSON_IsObject(env))
-			return rb_rt_field_error(req, err, "env", "field \"env\" must be an object");
+			return rb_rt_field_error(req, err, "env",
+						 "field \"env\" must be an object");
 		cJSON_ArrayForEach(it, env)
 		{
 			if (!cJSON_IsString(it) || !*it->string || strchr(it->string, '='))

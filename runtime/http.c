@@ -176,8 +176,9 @@ static void take_upload(struct rb_rt_req *req, const char *data, size_t size)
 			if (n < 0) {
 				req->upload_failed = true;
 				rb_error_sys(&req->upload_err, errno,
-					     errno == ENOSPC || errno == EDQUOT ? RB_RESOURCE_EXHAUSTED
-										: RB_INTERNAL_ERROR,
+					     errno == ENOSPC || errno == EDQUOT
+						 ? RB_RESOURCE_EXHAUSTED
+						 : RB_INTERNAL_ERROR,
 					     "write the uploaded file");
 				break;
 			}

@@ -62,10 +62,10 @@ static void load_main(struct rb_rt_stream *s, void *arg)
 {
 	struct load_job *job = arg;
 	struct rb_image_load_opts opts = {
-		.path = job->path,
-		.name = job->name,
-		.progress = on_progress,
-		.progress_userdata = job,
+	    .path = job->path,
+	    .name = job->name,
+	    .progress = on_progress,
+	    .progress_userdata = job,
 	};
 	struct rb_error err;
 	cJSON *loaded = NULL, *last;

@@ -87,11 +87,9 @@ void rb_rt_probe_cgroup_mountinfo(const char *mountinfo, struct rb_rt_host *h)
 		}
 		line = *eol ? eol + 1 : NULL;
 	}
-	if (!strcmp(root_fstype, "cgroup2"))
-		h->cgroup = RB_RT_CGROUP_V2;
-	else if (have_v1)
+	if (have_v1 && strcmp(root_fstype, "cgroup2"))
 		h->cgroup = h->cgroup2_mount[0] ? RB_RT_CGROUP_HYBRID : RB_RT_CGROUP_V1;
-	else if (h->cgroup2_mount[0])
+	else if (!strcmp(root_fstype, "cgroup2") || h->cgroup2_mount[0])
 		h->cgroup = RB_RT_CGROUP_V2;
 }
 

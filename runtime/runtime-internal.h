@@ -22,8 +22,8 @@ static inline void rb_rt_json_deletep(cJSON **j)
 
 struct rb_rt_sandboxes;
 
-#define RB_RT_COMMAND_MAX (128 * 1024) /* bytes of a command line: COMMAND_TOO_LONG past it */
-#define RB_RT_FILE_JSON_MAX (32u << 20) /* files read or written as JSON; larger ones stream */
+#define RB_RT_COMMAND_MAX   (128 * 1024) /* bytes of a command line: COMMAND_TOO_LONG past it */
+#define RB_RT_FILE_JSON_MAX (32u << 20)	 /* files read or written as JSON; larger ones stream */
 
 struct rb_rt_server {
 	const struct rb_rt_config *cfg;
@@ -135,8 +135,8 @@ struct rb_rt_stream;
 typedef void (*rb_rt_stream_fn)(struct rb_rt_stream *s, void *ud);
 /* Answers 200 application/x-ndjson and runs fn(s, ud) on a thread; ud_free(ud) runs when the
  * answer is done with, on every path (also when this fails). */
-int rb_rt_stream_start(struct rb_rt_req *req, rb_rt_stream_fn fn, void *ud,
-		       void (*ud_free)(void *), struct rb_error *err);
+int rb_rt_stream_start(struct rb_rt_req *req, rb_rt_stream_fn fn, void *ud, void (*ud_free)(void *),
+		       struct rb_error *err);
 /* Write obj as one line, and free it; lines after the client went away are dropped. */
 void rb_rt_stream_line(struct rb_rt_stream *s, cJSON *obj);
 bool rb_rt_stream_broken(const struct rb_rt_stream *s);

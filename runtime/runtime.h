@@ -17,9 +17,9 @@ struct rb_rt_config {
 	const char *state_dir;
 	long socket_gid; /* group that may use the socket too, or -1 */
 	struct rb_image_limits limits;
-	const char *busybox; /* for the default image; NULL: RB_DEFAULT_BUSYBOX */
+	const char *busybox;	/* for the default image; NULL: RB_DEFAULT_BUSYBOX */
 	size_t exec_output_max; /* bytes kept of each of an exec's streams; 0: 1 MiB */
-	uint64_t default_pids;  /* a sandbox's pids limit; 0: 4096 */
+	uint64_t default_pids;	/* a sandbox's pids limit; 0: 4096 */
 };
 
 /* Serve until SIGTERM/SIGINT, then finish what is in flight and return 0. */

@@ -18,7 +18,7 @@
 #include "images/images.h"
 #include "sandbox.h"
 
-#define MAX_SLOTS 16384
+#define MAX_SLOTS    16384
 #define MAX_METADATA 20
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -28,7 +28,7 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     " created_at INTEGER NOT NULL, slot INTEGER, doc TEXT NOT NULL);"
 			     "CREATE INDEX IF NOT EXISTS sandboxes_state ON sandboxes(state);";
 
-static const char *const state_names[] = { "creating", "running", "paused", "terminated" };
+static const char *const state_names[] = {"creating", "running", "paused", "terminated"};
 
 static void stmt_finalize(sqlite3_stmt **st)
 {
@@ -58,10 +58,11 @@ static int save(struct rb_rt_sandboxes *m, const char *id, const char *state, co
 
 	if (!text)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	if (sqlite3_prepare_v2(m->db,
-			       "INSERT OR REPLACE INTO sandboxes(id, state, image, created_at, slot, doc)"
-			       " VALUES(?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		m->db,
+		"INSERT OR REPLACE INTO sandboxes(id, state, image, created_at, slot, doc)"
+		" VALUES(?,?,?,?,?,?)",
+		-1, &st, NULL) != SQLITE_OK)
 		return db_err(m, err, "prepare");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
@@ -106,9 +107,9 @@ static void sweep_orphans(struct rb_rt_sandboxes *m)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(m->db,
-			       "SELECT id, doc, created_at FROM sandboxes WHERE state <> 'terminated'", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		m->db, "SELECT id, doc, created_at FROM sandboxes WHERE state <> 'terminated'", -1,
+		&st, NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
@@ -153,7 +154,7 @@ int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
 	if (!path || !m->slots)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 	if (sqlite3_open_v2(path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-		    SQLITE_OK ||
+		SQLITE_OK ||
 	    sqlite3_exec(m->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		rb_error_set(err, EIO, RB_INTERNAL_ERROR, "open %s: %s", path,
 			     msg ? msg : (m->db ? sqlite3_errmsg(m->db) : "out of memory"));
@@ -318,7 +319,8 @@ static int parse_config(struct rb_rt_sandboxes *m, const cJSON *c, struct sb_con
 
 static char **merge_env(const cJSON *image_env, const cJSON *env)
 {
-	size_t n = 0, cap = (size_t)cJSON_GetArraySize(image_env) + (size_t)cJSON_GetArraySize(env) + 3;
+	size_t n = 0,
+	       cap = (size_t)cJSON_GetArraySize(image_env) + (size_t)cJSON_GetArraySize(env) + 3;
 	char **out = calloc(cap + 1, sizeof(*out));
 	const cJSON *it;
 	bool has_path = false, has_home = false;
@@ -327,8 +329,11 @@ static char **merge_env(const cJSON *image_env, const cJSON *env)
 		return NULL;
 	cJSON_ArrayForEach(it, image_env)
 	{
-		if (cJSON_IsString(it) && strchr(it->valuestring, '=') && n < cap)
-			out[n++] = strdup(it->valuestring);
+		char *kv;
+
+		if (cJSON_IsString(it) && strchr(it->valuestring, '=') && n < cap &&
+		    (kv = strdup(it->valuestring)))
+			out[n++] = kv;
 	}
 	cJSON_ArrayForEach(it, env)
 	{
@@ -343,17 +348,19 @@ static char **merge_env(const cJSON *image_env, const cJSON *env)
 				out[n] = NULL;
 				break;
 			}
-		if (asprintf(&kv, "%s=%s", it->string, it->valuestring) >= 0 && n < cap)
+		if (n < cap && asprintf(&kv, "%s=%s", it->string, it->valuestring) >= 0)
 			out[n++] = kv;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && out[i]; i++) {
 		has_path |= !strncmp(out[i], "PATH=", 5);
 		has_home |= !strncmp(out[i], "HOME=", 5);
 	}
-	if (!has_path)
-		out[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	if (!has_home)
-		out[n++] = strdup("HOME=/root");
+	/* cap keeps room for these two; a failed strdup leaves the slot NULL, ending the list */
+	if (!has_path && (out[n] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+					  "/sbin:/bin")))
+		n++;
+	if (!has_home && (out[n] = strdup("HOME=/root")))
+		n++;
 	return out;
 }
 
@@ -375,11 +382,11 @@ static cJSON *make_doc(const char *id, const struct sb_config *c, const char *wo
 	cJSON *doc = cJSON_CreateObject(), *res, *net, *eg, *in;
 	const cJSON *n = c->network;
 	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(n, "egress"), "allow");
+	    cJSON_GetObjectItemCaseSensitive(n, "egress"), "allow");
 	const char *def = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(n, "egress"), "default"));
+	    cJSON_GetObjectItemCaseSensitive(n, "egress"), "default"));
 	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(n, "ingress"), "allowPorts");
+	    cJSON_GetObjectItemCaseSensitive(n, "ingress"), "allowPorts");
 
 	cJSON_AddStringToObject(doc, "id", id);
 	cJSON_AddStringToObject(doc, "state", "creating");
@@ -388,23 +395,25 @@ static cJSON *make_doc(const char *id, const struct sb_config *c, const char *wo
 	cJSON_AddNumberToObject(res, "cpu", c->cpu);
 	cJSON_AddNumberToObject(res, "memoryMb", c->memory_mb);
 	cJSON_AddNumberToObject(res, "diskMb", c->disk_mb);
-	cJSON_AddItemToObject(doc, "env", c->env && cJSON_IsObject(c->env)
-						  ? cJSON_Duplicate(c->env, 1)
-						  : cJSON_CreateObject());
+	cJSON_AddItemToObject(doc, "env",
+			      c->env && cJSON_IsObject(c->env) ? cJSON_Duplicate(c->env, 1)
+							       : cJSON_CreateObject());
 	cJSON_AddStringToObject(doc, "workdir", workdir);
 	cJSON_AddNumberToObject(doc, "timeoutMs", c->timeout_ms);
 	cJSON_AddNumberToObject(doc, "idleTimeoutMs", c->idle_ms);
-	cJSON_AddItemToObject(doc, "metadata", c->metadata && cJSON_IsObject(c->metadata)
-						       ? cJSON_Duplicate(c->metadata, 1)
-						       : cJSON_CreateObject());
+	cJSON_AddItemToObject(doc, "metadata",
+			      c->metadata && cJSON_IsObject(c->metadata)
+				  ? cJSON_Duplicate(c->metadata, 1)
+				  : cJSON_CreateObject());
 	net = cJSON_AddObjectToObject(doc, "network");
 	eg = cJSON_AddObjectToObject(net, "egress");
-	cJSON_AddItemToObject(eg, "allow", cJSON_IsArray(allow) ? cJSON_Duplicate(allow, 1)
-								: cJSON_CreateArray());
+	cJSON_AddItemToObject(
+	    eg, "allow", cJSON_IsArray(allow) ? cJSON_Duplicate(allow, 1) : cJSON_CreateArray());
 	cJSON_AddStringToObject(eg, "default", def ? def : "allow");
 	in = cJSON_AddObjectToObject(net, "ingress");
-	cJSON_AddItemToObject(in, "allowPorts", cJSON_IsArray(ports) ? cJSON_Duplicate(ports, 1)
-								     : cJSON_CreateArray());
+	cJSON_AddItemToObject(in, "allowPorts",
+			      cJSON_IsArray(ports) ? cJSON_Duplicate(ports, 1)
+						   : cJSON_CreateArray());
 	set_time(doc, "createdAt", now);
 	set_time(doc, "startedAt", -1);
 	set_time(doc, "pausedAt", -1);
@@ -443,7 +452,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	struct rb_image *img = NULL;
 	struct sb_config c;
 	struct rb_iso_cgroup_limits lim;
-	struct attach_ctx actx = { .err = err };
+	struct attach_ctx actx = {.err = err};
 	_cleanup_free_ char *resolv = NULL;
 	_cleanup_close_ int cg_fd = -1;
 	char rnd[11];
@@ -459,9 +468,9 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	r = parse_config(m, config, &c, err);
 	if (r < 0)
 		goto fail;
-	lim = (struct rb_iso_cgroup_limits){ .memory_bytes = (uint64_t)c.memory_mb << 20,
-					     .cpus = c.cpu,
-					     .pids_max = m->default_pids };
+	lim = (struct rb_iso_cgroup_limits){.memory_bytes = (uint64_t)c.memory_mb << 20,
+					    .cpus = c.cpu,
+					    .pids_max = m->default_pids};
 	r = rb_iso_cgroup_validate_limits(&lim, err);
 	if (r < 0)
 		goto fail;
@@ -477,12 +486,13 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->env = merge_env(cJSON_GetObjectItemCaseSensitive(img->config, "Env"), c.env);
 	wd = c.workdir;
 	if (!wd)
-		wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "WorkingDir"));
+		wd = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(img->config, "WorkingDir"));
 	if (!wd || !*wd)
 		wd = "/workspace";
 	sb->workdir = strdup(wd);
-	sb->user = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User"))
-				  ?: "");
+	sb->user = strdup(
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User")) ?: "");
 	sb->doc = make_doc(sb->id, &c, wd, now);
 	resolv = resolv_conf();
 	if (!sb->env || !sb->workdir || !sb->user || !sb->doc || !resolv) {
@@ -513,15 +523,15 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 		goto fail;
 	actx.cg = sb->cg;
 	{
-		struct rb_iso_spec spec = { .id = sb->id,
-					    .layer_dirs = img->layer_dirs,
-					    .n_layers = img->n_layers,
-					    .disk_bytes = (uint64_t)c.disk_mb << 20,
-					    .id_slot = sb->slot,
-					    .cgroup_fd = cg_fd,
-					    .attach = attach_cgroup,
-					    .attach_userdata = &actx,
-					    .resolv = resolv };
+		struct rb_iso_spec spec = {.id = sb->id,
+					   .layer_dirs = img->layer_dirs,
+					   .n_layers = img->n_layers,
+					   .disk_bytes = (uint64_t)c.disk_mb << 20,
+					   .id_slot = sb->slot,
+					   .cgroup_fd = cg_fd,
+					   .attach = attach_cgroup,
+					   .attach_userdata = &actx,
+					   .resolv = resolv};
 		r = rb_iso_spawn(m->iso, &spec, &sb->iso, err);
 	}
 	if (r < 0)
@@ -606,8 +616,7 @@ static int not_found(const char *id, struct rb_error *err)
 	return rb_error_set(err, ENOENT, RB_SANDBOX_NOT_FOUND, "sandbox \"%.64s\" not found", id);
 }
 
-int rb_rt_sandbox_get(struct rb_rt_sandboxes *m, const char *id, cJSON **out,
-		      struct rb_error *err)
+int rb_rt_sandbox_get(struct rb_rt_sandboxes *m, const char *id, cJSON **out, struct rb_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r = 0;

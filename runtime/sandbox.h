@@ -53,8 +53,7 @@ void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason);
 /* Validate a SandboxConfig and start it; *out is the Sandbox object. */
 int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON **out,
 			 struct rb_error *err);
-int rb_rt_sandbox_get(struct rb_rt_sandboxes *m, const char *id, cJSON **out,
-		      struct rb_error *err);
+int rb_rt_sandbox_get(struct rb_rt_sandboxes *m, const char *id, cJSON **out, struct rb_error *err);
 struct rb_rt_list_query {
 	const char *state, *image;
 	const char *meta_key[8], *meta_value[8];

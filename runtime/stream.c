@@ -104,8 +104,8 @@ static void stream_free(void *cls)
 	free(s);
 }
 
-int rb_rt_stream_start(struct rb_rt_req *req, rb_rt_stream_fn fn, void *ud,
-		       void (*ud_free)(void *), struct rb_error *err)
+int rb_rt_stream_start(struct rb_rt_req *req, rb_rt_stream_fn fn, void *ud, void (*ud_free)(void *),
+		       struct rb_error *err)
 {
 	struct rb_rt_stream *s = calloc(1, sizeof(*s));
 	struct MHD_Response *resp;

@@ -23,7 +23,7 @@ struct tentry {
 	const char *data; /* file content, or link target */
 	mode_t mode;
 	const char *xattr; /* "name=value" or NULL */
-	long long size;    /* declared size override for files (-1: strlen(data)) */
+	long long size;	   /* declared size override for files (-1: strlen(data)) */
 };
 
 struct tbuf {
@@ -48,7 +48,7 @@ static la_ssize_t tbuf_write(struct archive *a, void *ud, const void *buf, size_
 /* A tar of the entries, compressed with filter ("gzip", "zstd" or NULL). */
 static inline struct tbuf t_tar(const struct tentry *e, size_t n, const char *filter)
 {
-	struct tbuf b = { 0 };
+	struct tbuf b = {0};
 	struct archive *a = archive_write_new();
 
 	archive_write_set_format_pax(a);
@@ -128,7 +128,7 @@ static inline void t_diff_id(const struct tbuf *layer, char out[72])
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	struct tbuf raw = { 0 };
+	struct tbuf raw = {0};
 	char buf[65536];
 	la_ssize_t n;
 
@@ -187,29 +187,33 @@ static inline void t_oci_build(struct toci *o, struct tbuf layer, const char *me
 {
 	memset(o, 0, sizeof(*o));
 	o->layer = layer;
-	o->layer_media_type = media_type ? media_type : "application/vnd.oci.image.layer.v1.tar+gzip";
+	o->layer_media_type =
+	    media_type ? media_type : "application/vnd.oci.image.layer.v1.tar+gzip";
 	t_sha256(layer.data, layer.len, o->layer_digest);
 	t_diff_id(&layer, o->diff_id);
-	if (asprintf(&o->config,
-		     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"A=1\"],"
-		     "\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
-		     o->diff_id) < 0)
+	if (asprintf(
+		&o->config,
+		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"A=1\"],"
+		"\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+		o->diff_id) < 0)
 		abort();
 	t_sha256(o->config, strlen(o->config), o->config_digest);
-	if (asprintf(&o->manifest,
-		     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+"
-		     "json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-		     "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"%s\",\"digest\":"
-		     "\"%s\",\"size\":%zu}]}",
-		     o->config_digest, strlen(o->config), o->layer_media_type, o->layer_digest,
-		     layer.len) < 0)
+	if (asprintf(
+		&o->manifest,
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+"
+		"json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"%s\",\"digest\":"
+		"\"%s\",\"size\":%zu}]}",
+		o->config_digest, strlen(o->config), o->layer_media_type, o->layer_digest,
+		layer.len) < 0)
 		abort();
 	t_sha256(o->manifest, strlen(o->manifest), o->manifest_digest);
 	if (asprintf(&o->index,
 		     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci."
 		     "image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":"
 		     "{\"io.containerd.image.name\":\"%s\"}}]}",
-		     o->manifest_digest, strlen(o->manifest), name ? name : "test/image:latest") < 0)
+		     o->manifest_digest, strlen(o->manifest),
+		     name ? name : "test/image:latest") < 0)
 		abort();
 }
 
@@ -221,11 +225,11 @@ static inline int t_oci_write(const struct toci *o, const char *path)
 	snprintf(n_cfg, sizeof(n_cfg), "blobs/sha256/%s", o->config_digest + 7);
 	snprintf(n_man, sizeof(n_man), "blobs/sha256/%s", o->manifest_digest + 7);
 	snprintf(n_lay, sizeof(n_lay), "blobs/sha256/%s", o->layer_digest + 7);
-	f[0] = (struct tfile){ "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30 };
-	f[1] = (struct tfile){ "index.json", o->index, strlen(o->index) };
-	f[2] = (struct tfile){ n_man, o->manifest, strlen(o->manifest) };
-	f[3] = (struct tfile){ n_cfg, o->config, strlen(o->config) };
-	f[4] = (struct tfile){ n_lay, o->layer.data, o->layer.len };
+	f[0] = (struct tfile){"oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30};
+	f[1] = (struct tfile){"index.json", o->index, strlen(o->index)};
+	f[2] = (struct tfile){n_man, o->manifest, strlen(o->manifest)};
+	f[3] = (struct tfile){n_cfg, o->config, strlen(o->config)};
+	f[4] = (struct tfile){n_lay, o->layer.data, o->layer.len};
 	return t_write_outer(path, f, 5);
 }
 

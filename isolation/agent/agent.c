@@ -29,7 +29,7 @@
 #define MAX_REQS 4096
 
 struct req {
-	int fd;    /* the request's socket, or -1 once the daemon let go of it */
+	int fd;	   /* the request's socket, or -1 once the daemon let go of it */
 	pid_t pid; /* the command it started, or 0 */
 };
 
@@ -50,9 +50,9 @@ static int send_msg(int fd, uint32_t op, int32_t err, const void *payload, uint3
 static ssize_t recv_msg(int fd, struct rb_ag_hdr **h, int *fds, int *nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 8)];
-	struct iovec iov = { msgbuf, sizeof(msgbuf) - 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {msgbuf, sizeof(msgbuf) - 1};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t n;
 
 	*nfds = 0;
@@ -114,7 +114,8 @@ static int lookup_id(const char *file, const char *key, unsigned *id, unsigned *
 				char *save, *name = strtok_r(line, ":", &save);
 				(void)name;
 				strtok_r(NULL, ":", &save);
-				char *u = strtok_r(NULL, ":", &save), *g = strtok_r(NULL, ":", &save);
+				char *u = strtok_r(NULL, ":", &save),
+				     *g = strtok_r(NULL, ":", &save);
 				if (u && g && strtoul(u, NULL, 10) == v) {
 					*gid = (unsigned)strtoul(g, NULL, 10);
 					break;
@@ -181,7 +182,7 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 	char *p = (char *)(x + 1), *end = (char *)(h + 1) + h->len;
 	char *argv[4096], *envp[4096], *user, *cwd;
 	int errpipe[2], e = 0, stage = RB_AG_STAGE_FDS;
-	struct rb_ag_exit ex = { 0 };
+	struct rb_ag_exit ex = {0};
 	pid_t pid;
 
 	if (h->len < sizeof(*x) || nfds != 3 || x->argc == 0 || x->argc >= 4096 ||
@@ -239,7 +240,7 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 			e = errno;
 		}
 		{
-			int32_t report[2] = { e, stage };
+			int32_t report[2] = {e, stage};
 			(void)!write(errpipe[1], report, sizeof(report));
 		}
 		_exit(127);
@@ -252,7 +253,7 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 	}
 	/* exec closes the pipe; a failure writes its errno first */
 	{
-		int32_t report[2] = { 0, 0 };
+		int32_t report[2] = {0, 0};
 
 		while (read(errpipe[0], report, sizeof(report)) < 0 && errno == EINTR)
 			;
@@ -297,9 +298,9 @@ static void reap(void)
 			if (reqs[i].pid != pid)
 				continue;
 			struct rb_ag_exit ex = {
-				.status = status,
-				.user_usec = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
-				.sys_usec = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
+			    .status = status,
+			    .user_usec = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
+			    .sys_usec = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
 			};
 			if (reqs[i].fd >= 0)
 				send_msg(reqs[i].fd, RB_AG_EXITED, 0, &ex, sizeof(ex), NULL, 0);
@@ -368,7 +369,7 @@ static int remove_tree(int dfd, const char *name)
 static void file_op(int fd, struct rb_ag_hdr *h)
 {
 	char *payload = (char *)(h + 1);
-	struct rb_ag_stat st_out = { 0 };
+	struct rb_ag_stat st_out = {0};
 	struct stat st;
 	int r = 0;
 
@@ -433,8 +434,8 @@ static void file_op(int fd, struct rb_ag_hdr *h)
 			fill_stat(&st, &st_out);
 			memcpy(ebuf, &st_out, sizeof(st_out));
 			memcpy(ebuf + sizeof(st_out), de->d_name, n + 1);
-			if (send_msg(fd, RB_AG_ENTRY, 0, ebuf, (uint32_t)(sizeof(st_out) + n + 1), NULL,
-				     0) < 0)
+			if (send_msg(fd, RB_AG_ENTRY, 0, ebuf, (uint32_t)(sizeof(st_out) + n + 1),
+				     NULL, 0) < 0)
 				break;
 		}
 		closedir(d);
@@ -451,8 +452,9 @@ static void file_op(int fd, struct rb_ag_hdr *h)
 			return;
 		}
 		if (h->op == RB_AG_MKDIR)
-			r = pf->recursive ? mkdir_p(path, pf->mode ? pf->mode : 0755, 1)
-					  : (mkdir(path, pf->mode ? pf->mode : 0755) < 0 ? -errno : 0);
+			r = pf->recursive
+				? mkdir_p(path, pf->mode ? pf->mode : 0755, 1)
+				: (mkdir(path, pf->mode ? pf->mode : 0755) < 0 ? -errno : 0);
 		else if (pf->recursive)
 			r = remove_tree(AT_FDCWD, path);
 		else if (unlink(path) < 0)
@@ -539,7 +541,7 @@ static void on_control(int fd)
 			close(fds[i]);
 			continue;
 		}
-		reqs[n_reqs++] = (struct req){ .fd = fds[i], .pid = 0 };
+		reqs[n_reqs++] = (struct req){.fd = fds[i], .pid = 0};
 	}
 }
 
@@ -577,12 +579,12 @@ int main(void)
 		struct pollfd pfd[MAX_REQS + 3];
 		size_t n = 0, base;
 
-		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = ctl, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = pickup, .events = POLLIN };
+		pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = ctl, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = pickup, .events = POLLIN};
 		base = n;
 		for (size_t i = 0; i < n_reqs; i++)
-			pfd[n++] = (struct pollfd){ .fd = reqs[i].fd, .events = POLLIN };
+			pfd[n++] = (struct pollfd){.fd = reqs[i].fd, .events = POLLIN};
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -17,33 +17,33 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define RB_AGENT_CTL_FD 3
+#define RB_AGENT_CTL_FD	   3
 #define RB_AGENT_PICKUP_FD 4
-#define RB_AGENT_MAX_MSG (256 * 1024) /* a command line and its environment must fit */
-#define RB_AGENT_MAX_FDS 3
+#define RB_AGENT_MAX_MSG   (256 * 1024) /* a command line and its environment must fit */
+#define RB_AGENT_MAX_FDS   3
 
 enum rb_agent_op {
 	/* requests */
 	RB_AG_EXEC = 1, /* fds: stdin, stdout, stderr; payload: struct rb_ag_exec + strings */
-	RB_AG_SIGNAL,   /* int32 signal for the exec's process group */
-	RB_AG_OPEN,     /* struct rb_ag_open + path; reply RESULT with the fd */
-	RB_AG_STAT,     /* path; reply RESULT with struct rb_ag_stat */
-	RB_AG_LIST,     /* path; replies ENTRY... then END */
-	RB_AG_REMOVE,   /* struct rb_ag_path_flags + path */
-	RB_AG_MKDIR,    /* struct rb_ag_path_flags + path */
+	RB_AG_SIGNAL,	/* int32 signal for the exec's process group */
+	RB_AG_OPEN,	/* struct rb_ag_open + path; reply RESULT with the fd */
+	RB_AG_STAT,	/* path; reply RESULT with struct rb_ag_stat */
+	RB_AG_LIST,	/* path; replies ENTRY... then END */
+	RB_AG_REMOVE,	/* struct rb_ag_path_flags + path */
+	RB_AG_MKDIR,	/* struct rb_ag_path_flags + path */
 	RB_AG_PING,
 	RB_AG_HELLO, /* on a control socket taken over by a restarted daemon */
 	/* replies */
 	RB_AG_STARTED = 64, /* int32 pid */
-	RB_AG_EXITED,       /* struct rb_ag_exit */
-	RB_AG_RESULT,       /* err set on failure; payload depends on the request */
-	RB_AG_ENTRY,        /* struct rb_ag_stat + name */
+	RB_AG_EXITED,	    /* struct rb_ag_exit */
+	RB_AG_RESULT,	    /* err set on failure; payload depends on the request */
+	RB_AG_ENTRY,	    /* struct rb_ag_stat + name */
 	RB_AG_END,
 };
 
 struct rb_ag_hdr {
 	uint32_t op;
-	int32_t err; /* 0, or a positive errno in replies */
+	int32_t err;  /* 0, or a positive errno in replies */
 	uint32_t len; /* payload bytes after the header */
 	uint32_t reserved;
 };
@@ -60,9 +60,9 @@ struct rb_ag_exec {
 enum { RB_AG_STAGE_FDS = 1, RB_AG_STAGE_USER, RB_AG_STAGE_CWD, RB_AG_STAGE_EXEC };
 
 struct rb_ag_exit {
-	int32_t status;     /* raw wait status, or -1 when exec itself failed */
+	int32_t status;	    /* raw wait status, or -1 when exec itself failed */
 	int32_t exec_errno; /* why exec failed */
-	int32_t stage;      /* where it failed: RB_AG_STAGE_* */
+	int32_t stage;	    /* where it failed: RB_AG_STAGE_* */
 	int32_t reserved;
 	int64_t user_usec, sys_usec;
 };
@@ -93,10 +93,10 @@ struct rb_ag_stat {
 static inline int rb_ag_send(int fd, uint32_t op, int32_t err, const void *a, size_t alen,
 			     const void *b, size_t blen, const int *fds, int nfds)
 {
-	struct rb_ag_hdr h = { .op = op, .err = err, .len = (uint32_t)(alen + blen) };
-	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)a, alen }, { (void *)b, blen } };
+	struct rb_ag_hdr h = {.op = op, .err = err, .len = (uint32_t)(alen + blen)};
+	struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)a, alen}, {(void *)b, blen}};
 	char cbuf[CMSG_SPACE(sizeof(int) * RB_AGENT_MAX_FDS)];
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 3 };
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
 
 	if (nfds > RB_AGENT_MAX_FDS)
 		return -EINVAL;

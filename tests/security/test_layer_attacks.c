@@ -83,7 +83,7 @@ static int open_store(struct ctx *c)
 
 static int load(struct ctx *c)
 {
-	struct rb_image_load_opts o = { .path = c->archive };
+	struct rb_image_load_opts o = {.path = c->archive};
 	cJSON *loaded = NULL;
 	int r;
 
@@ -169,15 +169,27 @@ static void layer_dir(struct ctx *c, char out[4096])
 	assert_true(out[0]);
 }
 
-#define F(n, d) { n, 'f', d, 0, NULL, -1 }
-#define D(n) { n, 'd', NULL, 0, NULL, -1 }
-#define L(n, t) { n, 'l', t, 0, NULL, -1 }
-#define H(n, t) { n, 'h', t, 0, NULL, -1 }
+#define F(n, d)                                                                                    \
+	{                                                                                          \
+		n, 'f', d, 0, NULL, -1                                                             \
+	}
+#define D(n)                                                                                       \
+	{                                                                                          \
+		n, 'd', NULL, 0, NULL, -1                                                          \
+	}
+#define L(n, t)                                                                                    \
+	{                                                                                          \
+		n, 'l', t, 0, NULL, -1                                                             \
+	}
+#define H(n, t)                                                                                    \
+	{                                                                                          \
+		n, 'h', t, 0, NULL, -1                                                             \
+	}
 
 static void dotdot_name(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("../runbox-pwned", "x") };
+	const struct tentry e[] = {F("../runbox-pwned", "x")};
 
 	expect_rejected(c, load_layer(c, e, 1), "../runbox-pwned", "escapes");
 }
@@ -185,7 +197,7 @@ static void dotdot_name(void **state)
 static void absolute_name(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("/tmp/runbox-pwned", "x") };
+	const struct tentry e[] = {F("/tmp/runbox-pwned", "x")};
 
 	expect_rejected(c, load_layer(c, e, 1), "/tmp/runbox-pwned", "absolute");
 }
@@ -193,7 +205,7 @@ static void absolute_name(void **state)
 static void dot_dotdot_name(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("/./../tmp/runbox-pwned", "x") };
+	const struct tentry e[] = {F("/./../tmp/runbox-pwned", "x")};
 
 	expect_rejected(c, load_layer(c, e, 1), "/./../tmp/runbox-pwned", NULL);
 }
@@ -201,7 +213,7 @@ static void dot_dotdot_name(void **state)
 static void inner_dotdot_name(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("a"), F("a/../../../../../../tmp/runbox-pwned", "x") };
+	const struct tentry e[] = {D("a"), F("a/../../../../../../tmp/runbox-pwned", "x")};
 
 	expect_rejected(c, load_layer(c, e, 2), "a/../../", "escapes");
 }
@@ -209,7 +221,7 @@ static void inner_dotdot_name(void **state)
 static void symlink_absolute_write_through(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("evil", c->outside), F("evil/pwned", "x") };
+	const struct tentry e[] = {L("evil", c->outside), F("evil/pwned", "x")};
 
 	/* the link resolves inside the layer, where that path does not exist */
 	expect_rejected(c, load_layer(c, e, 2), "evil/pwned", NULL);
@@ -218,8 +230,8 @@ static void symlink_absolute_write_through(void **state)
 static void symlink_relative_write_through(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("tmp"), L("evil", "../../../../../../../../../tmp"),
-				    F("evil/runbox-pwned", "x") };
+	const struct tentry e[] = {D("tmp"), L("evil", "../../../../../../../../../tmp"),
+				   F("evil/runbox-pwned", "x")};
 	char p[4096];
 	struct stat st;
 
@@ -235,8 +247,8 @@ static void symlink_relative_write_through(void **state)
 static void symlink_dangling_write_through(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("evil", "../../../../../../../../../tmp"),
-				    F("evil/runbox-pwned", "x") };
+	const struct tentry e[] = {L("evil", "../../../../../../../../../tmp"),
+				   F("evil/runbox-pwned", "x")};
 
 	/* the link's target is resolved in the layer, where there is no tmp/ to write into */
 	expect_rejected(c, load_layer(c, e, 2), "evil/runbox-pwned", "not in the layer");
@@ -245,9 +257,9 @@ static void symlink_dangling_write_through(void **state)
 static void symlink_chain_write_through(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("a", "b"), L("b", "c/../../../../.."), D("c"),
-				    L("d", "/etc"), F("a/etc/passwd", "pwned"),
-				    F("d/shadow", "pwned") };
+	const struct tentry e[] = {
+	    L("a", "b"),    L("b", "c/../../../../.."), D("c"),
+	    L("d", "/etc"), F("a/etc/passwd", "pwned"), F("d/shadow", "pwned")};
 	char p[4096], q[4096];
 	struct stat st;
 
@@ -265,7 +277,7 @@ static void symlink_chain_write_through(void **state)
 static void hardlink_out(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { H("h", "../../../outside/canary") };
+	const struct tentry e[] = {H("h", "../../../outside/canary")};
 
 	expect_rejected(c, load_layer(c, e, 1), "../../../outside/canary", "escapes");
 }
@@ -273,7 +285,7 @@ static void hardlink_out(void **state)
 static void hardlink_absolute(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { H("h", "/etc/passwd") };
+	const struct tentry e[] = {H("h", "/etc/passwd")};
 
 	expect_rejected(c, load_layer(c, e, 1), "/etc/passwd", "absolute");
 }
@@ -281,7 +293,7 @@ static void hardlink_absolute(void **state)
 static void hardlink_missing(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { H("h", "etc/passwd") };
+	const struct tentry e[] = {H("h", "etc/passwd")};
 
 	expect_rejected(c, load_layer(c, e, 1), "etc/passwd", "not in this layer");
 }
@@ -289,7 +301,7 @@ static void hardlink_missing(void **state)
 static void hardlink_through_symlinked_dir(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("e", "/etc"), H("h", "e/passwd") };
+	const struct tentry e[] = {L("e", "/etc"), H("h", "e/passwd")};
 
 	/* e/passwd resolves to the layer's own etc/passwd, which does not exist */
 	expect_rejected(c, load_layer(c, e, 2), "e/passwd", NULL);
@@ -298,7 +310,7 @@ static void hardlink_through_symlinked_dir(void **state)
 static void hardlink_to_symlink(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("s", "/etc/passwd"), H("h", "s"), F("h", "overwrite") };
+	const struct tentry e[] = {L("s", "/etc/passwd"), H("h", "s"), F("h", "overwrite")};
 	char p[4096], q[4096];
 	struct stat st;
 
@@ -318,7 +330,7 @@ static void hardlink_to_symlink(void **state)
 static void whiteout_dot(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("a"), F("a/.wh..", "") };
+	const struct tentry e[] = {D("a"), F("a/.wh..", "")};
 
 	expect_rejected(c, load_layer(c, e, 2), "a/.wh..", "whiteout names no file");
 }
@@ -326,7 +338,7 @@ static void whiteout_dot(void **state)
 static void whiteout_dotdot(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("a"), F("a/.wh...", "") };
+	const struct tentry e[] = {D("a"), F("a/.wh...", "")};
 
 	expect_rejected(c, load_layer(c, e, 2), "a/.wh...", "whiteout names no file");
 }
@@ -334,7 +346,7 @@ static void whiteout_dotdot(void **state)
 static void whiteout_empty(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F(".wh.", "") };
+	const struct tentry e[] = {F(".wh.", "")};
 
 	expect_rejected(c, load_layer(c, e, 1), ".wh.", "whiteout names no file");
 }
@@ -342,7 +354,7 @@ static void whiteout_empty(void **state)
 static void whiteout_parent(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("../.wh.outside", "") };
+	const struct tentry e[] = {F("../.wh.outside", "")};
 
 	expect_rejected(c, load_layer(c, e, 1), "../.wh.outside", "escapes");
 }
@@ -350,7 +362,7 @@ static void whiteout_parent(void **state)
 static void whiteout_through_symlink(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { L("o", "../../../.."), F("o/.wh.outside", "") };
+	const struct tentry e[] = {L("o", "../../../.."), F("o/.wh.outside", "")};
 
 	/* resolves to the layer's root: the whiteout is made there, not beside the store */
 	assert_int_equal(load_layer(c, e, 2), 0);
@@ -360,9 +372,9 @@ static void whiteout_through_symlink(void **state)
 static void duplicate_changes_type(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("etc"),  D("d"), F("d/f", "1"), L("d", "/etc"),
-				    F("d/x", "2"), F("y", "3"),   D("y"),
-				    F("y/z", "4"), L("w", "y"),   F("w", "5") };
+	const struct tentry e[] = {D("etc"),	  D("d"),      F("d/f", "1"), L("d", "/etc"),
+				   F("d/x", "2"), F("y", "3"), D("y"),	      F("y/z", "4"),
+				   L("w", "y"),	  F("w", "5")};
 	char p[4096], q[4096];
 	struct stat st;
 
@@ -387,8 +399,9 @@ static void duplicate_changes_type(void **state)
 static void device_nodes(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("dev"), { "dev/mem", 'c', NULL, 0666, NULL, -1 },
-				    { "dev/sda", 'b', NULL, 0660, NULL, -1 } };
+	const struct tentry e[] = {D("dev"),
+				   {"dev/mem", 'c', NULL, 0666, NULL, -1},
+				   {"dev/sda", 'b', NULL, 0660, NULL, -1}};
 	char p[4096], q[4096];
 	struct stat st;
 
@@ -406,7 +419,7 @@ static void device_nodes(void **state)
 static void overlay_xattr(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { { "f", 'f', "x", 0644, "trusted.overlay.opaque=y", -1 } };
+	const struct tentry e[] = {{"f", 'f', "x", 0644, "trusted.overlay.opaque=y", -1}};
 
 	expect_rejected(c, load_layer(c, e, 1), "trusted.overlay.opaque", "overlayfs");
 }
@@ -414,7 +427,7 @@ static void overlay_xattr(void **state)
 static void overlay_user_xattr(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { { "f", 'f', "x", 0644, "user.overlay.whiteout=y", -1 } };
+	const struct tentry e[] = {{"f", 'f', "x", 0644, "user.overlay.whiteout=y", -1}};
 
 	expect_rejected(c, load_layer(c, e, 1), "user.overlay.whiteout", "overlayfs");
 }
@@ -422,9 +435,10 @@ static void overlay_user_xattr(void **state)
 static void whiteouts_become_overlay_form(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("etc"), F("etc/.wh.gone", ""), D("opq"),
-				    F("opq/.wh..wh..opq", ""), F("opq/kept", "k"),
-				    { "cap", 'f', "x", 0755, "user.note=hello", -1 } };
+	const struct tentry e[] = {
+	    D("etc"),		F("etc/.wh.gone", ""),
+	    D("opq"),		F("opq/.wh..wh..opq", ""),
+	    F("opq/kept", "k"), {"cap", 'f', "x", 0755, "user.note=hello", -1}};
 	char p[4096], q[4096], v[8] = "";
 	struct stat st;
 
@@ -450,7 +464,7 @@ static void whiteouts_become_overlay_form(void **state)
 static void layer_digest_mismatch(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
@@ -463,7 +477,7 @@ static void layer_digest_mismatch(void **state)
 static void layer_size_mismatch(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 	char *p;
 
@@ -495,7 +509,7 @@ static void write_index(struct toci *o, const char *media_type, const char *dige
 static void bad_hex_digest(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
@@ -509,7 +523,7 @@ static void bad_hex_digest(void **state)
 static void uppercase_hex_digest(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 	char upper[72];
 
@@ -527,7 +541,7 @@ static void uppercase_hex_digest(void **state)
 static void unknown_algorithm(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
@@ -541,7 +555,7 @@ static void unknown_algorithm(void **state)
 static void index_posing_as_manifest(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 	char inner[72];
 
@@ -561,7 +575,7 @@ static void index_posing_as_manifest(void **state)
 static void manifest_posing_as_index(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
@@ -575,7 +589,7 @@ static void manifest_posing_as_index(void **state)
 static void diff_id_mismatch(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello") };
+	const struct tentry e[] = {F("a", "hello")};
 	struct toci o;
 	char *p;
 
@@ -612,9 +626,9 @@ static void not_an_archive(void **state)
 static void corrupt_gzip_layer(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { F("a", "hello world, hello world, hello world") };
+	const struct tentry e[] = {F("a", "hello world, hello world, hello world")};
 	struct toci o;
-	struct tbuf bad = { 0 };
+	struct tbuf bad = {0};
 
 	/* a gzip header followed by garbage, with descriptors that match it exactly */
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
@@ -629,8 +643,7 @@ static void corrupt_gzip_layer(void **state)
 	t_sha256(bad.data, bad.len, o.layer_digest);
 	snprintf(o.diff_id, sizeof(o.diff_id), "sha256:%064d", 0);
 	o.layer_media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
-	assert_true(asprintf(&o.config,
-			     "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+	assert_true(asprintf(&o.config, "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
 			     o.diff_id) > 0);
 	t_sha256(o.config, strlen(o.config), o.config_digest);
 	assert_true(asprintf(&o.manifest,
@@ -653,7 +666,7 @@ static void bomb_total_size(void **state)
 {
 	struct ctx *c = *state;
 	char *big = malloc(2 << 20);
-	struct tentry e[] = { F("zeros", NULL) };
+	struct tentry e[] = {F("zeros", NULL)};
 
 	memset(big, 'a', (2 << 20) - 1);
 	big[(2 << 20) - 1] = '\0';
@@ -681,7 +694,7 @@ static void bomb_depth(void **state)
 {
 	struct ctx *c = *state;
 	char name[256] = "";
-	const struct tentry e[] = { F(name, "x") };
+	const struct tentry e[] = {F(name, "x")};
 
 	for (int i = 0; i < 20; i++)
 		strcat(name, "d/");
@@ -694,7 +707,7 @@ static void bomb_path_length(void **state)
 {
 	struct ctx *c = *state;
 	char name[400];
-	const struct tentry e[] = { F(name, "x") };
+	const struct tentry e[] = {F(name, "x")};
 
 	memset(name, 'n', 300);
 	name[100] = '/';
@@ -708,7 +721,7 @@ static void bomb_name_length(void **state)
 {
 	struct ctx *c = *state;
 	char name[400];
-	const struct tentry e[] = { F(name, "x") };
+	const struct tentry e[] = {F(name, "x")};
 
 	memset(name, 'n', 300);
 	name[300] = '\0';
@@ -720,7 +733,7 @@ static void bomb_name_length(void **state)
 static void reload_unpacks_nothing(void **state)
 {
 	struct ctx *c = *state;
-	const struct tentry e[] = { D("etc"), F("etc/motd", "hi") };
+	const struct tentry e[] = {D("etc"), F("etc/motd", "hi")};
 	char p[4096];
 	struct stat a, b;
 
@@ -736,7 +749,7 @@ static void reload_unpacks_nothing(void **state)
 static void *load_thread(void *arg)
 {
 	struct ctx *c = arg;
-	struct rb_image_load_opts o = { .path = c->archive };
+	struct rb_image_load_opts o = {.path = c->archive};
 	struct rb_error err;
 	cJSON *loaded = NULL;
 	intptr_t r = rb_image_load(c->s, &o, &loaded, &err);
@@ -782,46 +795,46 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(dotdot_name),
-		T(absolute_name),
-		T(dot_dotdot_name),
-		T(inner_dotdot_name),
-		T(symlink_absolute_write_through),
-		T(symlink_relative_write_through),
-		T(symlink_dangling_write_through),
-		T(symlink_chain_write_through),
-		T(hardlink_out),
-		T(hardlink_absolute),
-		T(hardlink_missing),
-		T(hardlink_through_symlinked_dir),
-		T(hardlink_to_symlink),
-		T(whiteout_dot),
-		T(whiteout_dotdot),
-		T(whiteout_empty),
-		T(whiteout_parent),
-		T(whiteout_through_symlink),
-		T(duplicate_changes_type),
-		T(device_nodes),
-		T(overlay_xattr),
-		T(overlay_user_xattr),
-		T(whiteouts_become_overlay_form),
-		T(layer_digest_mismatch),
-		T(layer_size_mismatch),
-		T(bad_hex_digest),
-		T(uppercase_hex_digest),
-		T(unknown_algorithm),
-		T(index_posing_as_manifest),
-		T(manifest_posing_as_index),
-		T(diff_id_mismatch),
-		T(not_an_archive),
-		T(corrupt_gzip_layer),
-		T(bomb_total_size),
-		T(bomb_entry_count),
-		T(bomb_depth),
-		T(bomb_path_length),
-		T(bomb_name_length),
-		T(reload_unpacks_nothing),
-		T(concurrent_loads),
+	    T(dotdot_name),
+	    T(absolute_name),
+	    T(dot_dotdot_name),
+	    T(inner_dotdot_name),
+	    T(symlink_absolute_write_through),
+	    T(symlink_relative_write_through),
+	    T(symlink_dangling_write_through),
+	    T(symlink_chain_write_through),
+	    T(hardlink_out),
+	    T(hardlink_absolute),
+	    T(hardlink_missing),
+	    T(hardlink_through_symlinked_dir),
+	    T(hardlink_to_symlink),
+	    T(whiteout_dot),
+	    T(whiteout_dotdot),
+	    T(whiteout_empty),
+	    T(whiteout_parent),
+	    T(whiteout_through_symlink),
+	    T(duplicate_changes_type),
+	    T(device_nodes),
+	    T(overlay_xattr),
+	    T(overlay_user_xattr),
+	    T(whiteouts_become_overlay_form),
+	    T(layer_digest_mismatch),
+	    T(layer_size_mismatch),
+	    T(bad_hex_digest),
+	    T(uppercase_hex_digest),
+	    T(unknown_algorithm),
+	    T(index_posing_as_manifest),
+	    T(manifest_posing_as_index),
+	    T(diff_id_mismatch),
+	    T(not_an_archive),
+	    T(corrupt_gzip_layer),
+	    T(bomb_total_size),
+	    T(bomb_entry_count),
+	    T(bomb_depth),
+	    T(bomb_path_length),
+	    T(bomb_name_length),
+	    T(reload_unpacks_nothing),
+	    T(concurrent_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

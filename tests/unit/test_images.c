@@ -55,16 +55,29 @@ static void digests(void **state)
 	struct rb_error err;
 	char path[256], d[RB_DIGEST_MAX];
 
-	assert_int_equal(rb_digest_validate("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err), 0);
-	assert_int_not_equal(rb_digest_validate("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", &err), 0);
+	assert_int_equal(
+	    rb_digest_validate(
+		"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err),
+	    0);
+	assert_int_not_equal(
+	    rb_digest_validate(
+		"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", &err),
+	    0);
 	assert_int_not_equal(rb_digest_validate("sha256:e3b0", &err), 0);
 	assert_int_not_equal(rb_digest_validate("md5:d41d8cd98f00b204e9800998ecf8427e", &err), 0);
 	assert_non_null(strstr(err.msg, "not supported"));
-	assert_int_not_equal(rb_digest_validate("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &err), 0);
-	assert_int_not_equal(rb_digest_validate("sha256:../../../../etc/passwd0000000000000000000000000000000000000", &err), 0);
+	assert_int_not_equal(
+	    rb_digest_validate("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+			       &err),
+	    0);
+	assert_int_not_equal(
+	    rb_digest_validate("sha256:../../../../etc/passwd0000000000000000000000000000000000000",
+			       &err),
+	    0);
 	assert_int_not_equal(rb_digest_validate(":abc", &err), 0);
 	rb_digest_buffer("sha256", "", 0, d);
-	assert_string_equal(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(
+	    d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	rb_digest_buffer("sha512", "abc", 3, d);
 	assert_int_equal(rb_digest_validate(d, &err), 0);
 	assert_int_equal(rb_digest_path("/s/blobs", d, path, sizeof(path)), 0);
@@ -114,20 +127,26 @@ static int plan_of(const char *dir, struct tfile *f, size_t n, struct rb_plan *p
 static void docker_archive_plan(void **state)
 {
 	char *dir = t_mkdtemp("plan");
-	const struct tentry e[] = { { "a", 'f', "x", 0, NULL, -1 } };
+	const struct tentry e[] = {{"a", 'f', "x", 0, NULL, -1}};
 	struct tbuf layer = t_tar(e, 1, NULL);
 	char diff[72], cid[72], cname[128], *config, *manifest;
 	struct rb_plan plan;
 	struct rb_error err;
 
 	t_sha256(layer.data, layer.len, diff);
-	assert_true(asprintf(&config, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", diff) > 0);
+	assert_true(asprintf(&config,
+			     "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":"
+			     "\"layers\",\"diff_ids\":[\"%s\"]}}",
+			     diff) > 0);
 	t_sha256(config, strlen(config), cid);
 	snprintf(cname, sizeof(cname), "%s.json", cid + 7);
-	assert_true(asprintf(&manifest, "[{\"Config\":\"%s\",\"RepoTags\":[\"docker.io/library/busybox:latest\",\"me/x:1\"],\"Layers\":[\"abc/layer.tar\"]}]", cname) > 0);
-	struct tfile f[] = { { "manifest.json", manifest, strlen(manifest) },
-			     { cname, config, strlen(config) },
-			     { "abc/layer.tar", layer.data, layer.len } };
+	assert_true(asprintf(&manifest,
+			     "[{\"Config\":\"%s\",\"RepoTags\":[\"docker.io/library/"
+			     "busybox:latest\",\"me/x:1\"],\"Layers\":[\"abc/layer.tar\"]}]",
+			     cname) > 0);
+	struct tfile f[] = {{"manifest.json", manifest, strlen(manifest)},
+			    {cname, config, strlen(config)},
+			    {"abc/layer.tar", layer.data, layer.len}};
 	assert_int_equal(plan_of(dir, f, 3, &plan, &err), 0);
 	assert_int_equal(plan.n_images, 1);
 	assert_string_equal(plan.images[0].config_digest, cid);
@@ -140,7 +159,8 @@ static void docker_archive_plan(void **state)
 	/* a config whose file name claims another digest is refused */
 	cname[0] = cname[0] == '0' ? '1' : '0';
 	free(manifest);
-	assert_true(asprintf(&manifest, "[{\"Config\":\"%s\",\"Layers\":[\"abc/layer.tar\"]}]", cname) > 0);
+	assert_true(
+	    asprintf(&manifest, "[{\"Config\":\"%s\",\"Layers\":[\"abc/layer.tar\"]}]", cname) > 0);
 	f[0].data = manifest;
 	f[0].len = strlen(manifest);
 	f[1].name = cname;
@@ -157,29 +177,41 @@ static void docker_archive_plan(void **state)
 static void multi_platform_plan(void **state)
 {
 	char *dir = t_mkdtemp("plan");
-	const struct tentry e[] = { { "a", 'f', "x", 0, NULL, -1 } };
+	const struct tentry e[] = {{"a", 'f', "x", 0, NULL, -1}};
 	struct toci o;
 	char *index, mname[128], cname[128], lname[128], ixd[72], ixname[128], *top;
 	struct rb_plan plan;
 	struct rb_error err;
 
 	t_oci_build(&o, t_tar(e, 1, "gzip"), NULL, NULL);
-	assert_true(asprintf(&index, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
-		    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:%064d\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
-		    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"platform\":{\"os\":\"linux\",\"architecture\":\"%s\"}}]}",
-		    0, o.manifest_digest, strlen(o.manifest), rb_host_arch()) > 0);
+	assert_true(
+	    asprintf(&index,
+		     "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		     "vnd.oci.image.index.v1+json\",\"manifests\":["
+		     "{\"mediaType\":\"application/"
+		     "vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:%064d\",\"size\":1,"
+		     "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+		     "{\"mediaType\":\"application/"
+		     "vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"platform\":"
+		     "{\"os\":\"linux\",\"architecture\":\"%s\"}}]}",
+		     0, o.manifest_digest, strlen(o.manifest), rb_host_arch()) > 0);
 	t_sha256(index, strlen(index), ixd);
-	assert_true(asprintf(&top, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"multi:1\"}}]}", ixd, strlen(index)) > 0);
+	assert_true(
+	    asprintf(&top,
+		     "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/"
+		     "vnd.oci.image.index.v1+json\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":"
+		     "{\"org.opencontainers.image.ref.name\":\"multi:1\"}}]}",
+		     ixd, strlen(index)) > 0);
 	snprintf(mname, sizeof(mname), "blobs/sha256/%s", o.manifest_digest + 7);
 	snprintf(cname, sizeof(cname), "blobs/sha256/%s", o.config_digest + 7);
 	snprintf(lname, sizeof(lname), "blobs/sha256/%s", o.layer_digest + 7);
 	snprintf(ixname, sizeof(ixname), "blobs/sha256/%s", ixd + 7);
-	struct tfile f[] = { { "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30 },
-			     { "index.json", top, strlen(top) },
-			     { ixname, index, strlen(index) },
-			     { mname, o.manifest, strlen(o.manifest) },
-			     { cname, o.config, strlen(o.config) },
-			     { lname, o.layer.data, o.layer.len } };
+	struct tfile f[] = {{"oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30},
+			    {"index.json", top, strlen(top)},
+			    {ixname, index, strlen(index)},
+			    {mname, o.manifest, strlen(o.manifest)},
+			    {cname, o.config, strlen(o.config)},
+			    {lname, o.layer.data, o.layer.len}};
 	/* the arm64 manifest is not even in the archive: it must not be looked at */
 	assert_int_equal(plan_of(dir, f, 6, &plan, &err), 0);
 	assert_int_equal(plan.n_images, 1);
@@ -218,13 +250,13 @@ static void error_wrap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(refs),
-		cmocka_unit_test(digests),
-		cmocka_unit_test(applets_exist_in_busybox),
-		cmocka_unit_test(docker_archive_plan),
-		cmocka_unit_test(multi_platform_plan),
-		cmocka_unit_test(error_codes),
-		cmocka_unit_test(error_wrap),
+	    cmocka_unit_test(refs),
+	    cmocka_unit_test(digests),
+	    cmocka_unit_test(applets_exist_in_busybox),
+	    cmocka_unit_test(docker_archive_plan),
+	    cmocka_unit_test(multi_platform_plan),
+	    cmocka_unit_test(error_codes),
+	    cmocka_unit_test(error_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
