@@ -31,8 +31,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-# The agent is static and built without sanitizers (they cannot be linked statically).
-AGENT_CC ?= cc
+# The agent is static and built without sanitizers (they cannot be linked statically), with
+# musl where it is installed: a static glibc program takes about 0.7 ms from exec to main on our
+# machines (its start-up touches hundreds of pages), a musl one 0.06 ms, and every sandbox
+# start pays it once.
+AGENT_CC ?= $(if $(shell command -v musl-gcc),musl-gcc,cc)
 AGENT_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE
 
 # The agent: a static program of its own, carried inside runbox and run from a sealed memfd.

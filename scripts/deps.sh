@@ -8,6 +8,7 @@ build_pkgs=(
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
 	libcjson-dev libarchive-dev libssl-dev libmicrohttpd-dev libsqlite3-dev
 	libcurl4-openssl-dev libcmocka-dev
+	musl-tools
 )
 # busybox-static is the source of the built-in default image (see docs/images.md).
 run_pkgs=(busybox-static)
