@@ -3,7 +3,8 @@ CC ?= cc
 PREFIX ?= /usr/local
 BUILD ?= build
 
-PKGS := libarchive libcrypto libcjson sqlite3 libmicrohttpd libcurl libseccomp libcap
+PKGS := libarchive libcrypto libcjson sqlite3 libmicrohttpd libcurl libseccomp libcap \
+	libnl-3.0 libnl-route-3.0 libmnl libnftnl
 CFLAGS ?= -O2 -g
 # CFLAGS stays the user's (make asan sets it); the project's own flags come on top
 ALL_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread \
@@ -24,7 +25,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
 ALL_SRC := $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(HELPER_SRC)
 
-.PHONY: all deps test unit integration lint format asan install clean bench
+.PHONY: all deps test unit integration lint format asan install clean bench fuzz
 all: $(BUILD)/runbox
 
 $(BUILD)/obj/%.o: %.c
@@ -119,6 +120,15 @@ lint:
 
 format:
 	clang-format -i $(FORMAT_SRC)
+
+# libFuzzer targets for the parsers (clang): make fuzz, then e.g.
+# build-fuzz/fuzz/fuzz_dns -max_total_time=60 CORPUS_DIR
+fuzz: build-fuzz/fuzz/fuzz_dns
+
+build-fuzz/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c netpolicy/dns-wire.c common/error.c netpolicy/dns.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(filter %.c,$^)
 
 bench: all
 	bench/run.sh

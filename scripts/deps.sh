@@ -13,7 +13,8 @@ build_pkgs=(
 # busybox-static is the source of the built-in default image (see docs/images.md).
 run_pkgs=(busybox-static)
 # Real tools that make the test fixtures and the peers the benchmarks compare against.
-test_pkgs=(umoci skopeo zstd gzip tar python3 hyperfine crun clang clang-format clang-tidy cppcheck)
+test_pkgs=(umoci skopeo zstd gzip tar python3 hyperfine crun clang clang-format clang-tidy cppcheck
+	nftables iperf3 iproute2 curl dnsmasq-base)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 case "${1:-all}" in

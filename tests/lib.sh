@@ -1,8 +1,8 @@
 # Shared by the bash suites: a private daemon per script, assertions, and cleanup that runs
 # even when a case fails. Source it; then call rb_daemon_start and the check helpers.
 set -u
-RUNBOX=${RUNBOX:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/runbox}
-RB_TESTBIN=${RB_TESTBIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tests}
+RUNBOX=${RUNBOX:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/${BUILD:-build}/runbox}
+RB_TESTBIN=${RB_TESTBIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/${BUILD:-build}/tests}
 RB_TEST_ROOT=$(mktemp -d /tmp/runbox-test.XXXXXX)
 export RUNBOX_SOCKET=$RB_TEST_ROOT/runbox.sock
 export RUNBOX_STATE_DIR=$RB_TEST_ROOT/state

@@ -1,0 +1,184 @@
+/* Shared between netpolicy's own files (and its unit tests); nothing else includes this. */
+#ifndef RB_NET_INTERNAL_H
+#define RB_NET_INTERNAL_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dns.h"
+#include "netpolicy.h"
+
+struct mnl_socket;
+struct nl_sock;
+struct nftnl_rule;
+struct nftnl_set;
+struct nftnl_chain;
+struct nftnl_table;
+struct mnl_nlmsg_batch;
+
+#define RB_NET_TABLE	"runbox"
+#define RB_NET_IFPREFIX "rbv" /* host ends: rbv<slot> */
+
+struct rb_net_ctx {
+	struct rb_net_config cfg;
+	pthread_mutex_t lock; /* the sockets below and the table's state */
+	struct mnl_socket *nft;
+	uint32_t nft_portid, seq, set_id;
+	struct nl_sock *route;	/* rtnetlink in the daemon's own namespace */
+	bool table_ready;	/* runbox's table is made, by this daemon */
+	struct rb_net_dns *dns; /* the DNS proxy; NULL when off (dns_off says why) */
+	char dns_off[256];
+};
+
+struct rb_net_sandbox;
+
+/* A mechanism: private (veth + nftables) or none (loopback only). */
+struct rb_net_ops {
+	const char *name;
+	int (*setup)(struct rb_net_sandbox *ns, struct rb_error *err);
+	void (*teardown)(struct rb_net_sandbox *ns);
+	/* the policy in ns changed: apply it (the caller holds ns->lock) */
+	int (*apply)(struct rb_net_sandbox *ns, struct rb_error *err);
+	int (*denied)(struct rb_net_sandbox *ns, cJSON *list, struct rb_error *err);
+	int (*allow_addr)(struct rb_net_sandbox *ns, int family, const void *addr, uint16_t port,
+			  uint32_t ttl_s, struct rb_error *err);
+};
+
+struct rb_net_sandbox {
+	struct rb_net_ctx *ctx;
+	const struct rb_net_ops *ops;
+	pthread_mutex_t lock; /* policy, dns_port, the state flags */
+	struct rb_net_policy policy;
+	struct rb_net_addrs addrs;
+	uint32_t slot;
+	uint16_t dns_port;
+	pid_t pid;
+	int pidfd, netns_fd;
+	char ifname[IFNAMSIZ];
+	bool link_made, nft_made, torn_down;
+	struct rb_net_dns_sandbox *dns; /* its registration with the DNS proxy */
+	/* what the proxy's rule indexes mean; taken by the proxy's loop (sandbox_dns.c) */
+	pthread_mutex_t dns_lock;
+	struct rb_net_dns_plan *dns_plan;
+	bool dns_swapping;
+};
+
+extern const struct rb_net_ops rb_net_ops_none, rb_net_ops_private;
+
+/* ---- link.c: links, addresses and routes (libnl-route) ---- */
+
+/* Open the sandbox's network namespace (checking the pid is still the sandbox's). */
+int rb_net_netns_open(pid_t pid, int pidfd, int *out, struct rb_error *err);
+/* Inside the namespace: lo up; with addrs, eth0 up with its address and a default route. */
+int rb_net_netns_configure(int netns_fd, const struct rb_net_addrs *addrs, struct rb_error *err);
+/* The veth pair: ifname here (up, with the gateway address), "eth0" in the namespace. */
+int rb_net_veth_create(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,
+		       const struct rb_net_addrs *addrs, struct rb_error *err);
+int rb_net_veth_delete(struct rb_net_ctx *ctx, const char *ifname, struct rb_error *err);
+int rb_net_route_open(struct rb_net_ctx *ctx, struct rb_error *err); /* ctx->lock held */
+
+/* ---- nft.c: batches over libmnl, expressions (libnftnl) ---- */
+
+struct rb_nft_batch {
+	char *buf;
+	size_t cap;
+	struct mnl_nlmsg_batch *b;
+	struct rb_net_ctx *ctx;
+	unsigned n_msgs;
+	bool full;
+};
+
+int rb_nft_open(struct rb_net_ctx *ctx, struct rb_error *err); /* ctx->lock held */
+int rb_nft_batch_start(struct rb_net_ctx *ctx, struct rb_nft_batch *b, struct rb_error *err);
+void rb_nft_batch_free(struct rb_nft_batch *b);
+/* Each takes and frees the object; type is NFT_MSG_NEW* / NFT_MSG_DEL*. */
+void rb_nft_put_table(struct rb_nft_batch *b, int type, struct nftnl_table *t);
+void rb_nft_put_chain(struct rb_nft_batch *b, int type, struct nftnl_chain *c);
+void rb_nft_put_rule(struct rb_nft_batch *b, int type, struct nftnl_rule *r);
+void rb_nft_put_set(struct rb_nft_batch *b, int type, struct nftnl_set *s);
+void rb_nft_put_elems(struct rb_nft_batch *b, int type, struct nftnl_set *s, bool excl);
+/* Send it and wait for every message's answer; the first error wins. ctx->lock held. */
+int rb_nft_batch_commit(struct rb_nft_batch *b, struct rb_error *err);
+
+struct nftnl_table *rb_nft_table(void);
+struct nftnl_chain *rb_nft_chain(const char *name);
+struct nftnl_set *rb_nft_set(const char *name);
+struct nftnl_rule *rb_nft_rule(const char *chain);
+void rb_nft_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
+void rb_nft_cmp(struct nftnl_rule *r, uint32_t op, uint32_t sreg, const void *data, uint32_t len);
+void rb_nft_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg);
+void rb_nft_bitwise(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len);
+void rb_nft_verdict(struct nftnl_rule *r, int verdict, const char *chain);
+void rb_nft_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
+void rb_nft_lookup(struct nftnl_rule *r, const char *set, uint32_t sreg, int dreg, bool inv);
+void rb_nft_counter_update(struct nftnl_rule *r, const char *set, uint32_t sreg);
+void rb_nft_imm_data(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len);
+void rb_nft_masq(struct nftnl_rule *r);
+/* matchers */
+void rb_nft_match_nfproto(struct nftnl_rule *r, uint8_t proto);
+void rb_nft_match_l4(struct nftnl_rule *r, uint8_t proto, bool neq);
+/* ip saddr/daddr (is_src) within addr/bits (network order); neq: not within */
+void rb_nft_match_ip4(struct nftnl_rule *r, bool is_src, uint32_t addr_be, unsigned bits, bool neq);
+void rb_nft_match_dport(struct nftnl_rule *r, uint16_t port);
+void rb_nft_match_ct_est(struct nftnl_rule *r); /* ct state established,related */
+void rb_nft_match_ct_not_est(struct nftnl_rule *r);
+/* iifname: exact, or a prefix when prefix is true */
+void rb_nft_match_iifname(struct nftnl_rule *r, const char *name, bool prefix);
+
+/* Dump set's elements: fn(key, key_len, packets, ud) for each. ctx->lock held. */
+typedef void (*rb_nft_elem_fn)(const void *key, uint32_t key_len, uint64_t packets, void *ud);
+int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
+		    struct rb_error *err);
+
+/* ---- nft_rules.c: runbox's table and each sandbox's chains ---- */
+
+/* Make runbox's table (replacing a stale one) and turn forwarding on. ctx->lock held. */
+int rb_net_table_ensure(struct rb_net_ctx *ctx, struct rb_error *err);
+void rb_net_table_remove(struct rb_net_ctx *ctx);
+/* The sandbox's chains, sets and map elements, in one batch. ctx->lock held. */
+int rb_net_rules_add(struct rb_net_sandbox *ns, struct rb_error *err);
+/* Its filter chains rebuilt from ns->policy in one batch (the DNS sets flushed). */
+int rb_net_rules_replace(struct rb_net_sandbox *ns, struct rb_error *err);
+int rb_net_rules_remove(struct rb_net_sandbox *ns, struct rb_error *err);
+int rb_net_rules_allow_addr(struct rb_net_sandbox *ns, int family, const void *addr, uint16_t port,
+			    uint32_t ttl_s, struct rb_error *err);
+int rb_net_rules_denied(struct rb_net_sandbox *ns, cJSON *list, struct rb_error *err);
+
+/* ---- sandbox_dns.c: the DNS proxy wired to the sandboxes ---- */
+
+/* A policy compiled for the proxy, and what each of its patterns (the proxy's rule index) lets
+ * through: any port, or the ports of the entries that named it. */
+struct rb_net_dns_plan {
+	struct rb_net_dns_policy policy;
+	const char **domains;
+	struct rb_net_dns_cidr *cidrs;
+	struct {
+		bool any;
+		size_t first, n; /* ports[first .. first + n) */
+	} * pat;
+	uint16_t *ports;
+};
+
+/* Start the daemon's proxy (ctx->dns); with no upstream it stays off and says why. */
+int rb_net_ctx_dns_start(struct rb_net_ctx *ctx, struct rb_error *err);
+void rb_net_ctx_dns_stop(struct rb_net_ctx *ctx);
+/* The proxy's policy from a network policy: its domains (most specific first, duplicates
+ * merged), CIDRs and default, and for each pattern the ports its entries allow. */
+int rb_net_dns_plan_new(const struct rb_net_policy *p, struct rb_net_dns_plan **out,
+			struct rb_error *err);
+void rb_net_dns_plan_free(struct rb_net_dns_plan *plan);
+/* Register the sandbox at gateway:dns_port with its policy (neither ns->dns_lock nor
+ * ctx->lock held, here and below). */
+int rb_net_sb_dns_add(struct rb_net_sandbox *ns, struct rb_error *err);
+void rb_net_sb_dns_remove(struct rb_net_sandbox *ns);
+/* While held, addresses in answers are dropped (a swap: which policy judged them is unknown). */
+void rb_net_sb_dns_hold(struct rb_net_sandbox *ns, bool hold);
+/* Swap the proxy's policy; on success the plan is the sandbox's. */
+int rb_net_sb_dns_swap(struct rb_net_sandbox *ns, struct rb_net_dns_plan *plan,
+		       struct rb_error *err);
+/* {allowed, refused, failed, rebinding, malformed, dropped}, or null without the proxy */
+cJSON *rb_net_sb_dns_stats_json(const struct rb_net_sandbox *ns);
+
+#endif
