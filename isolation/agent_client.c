@@ -83,12 +83,12 @@ static int agent_gone(struct rb_error *err, ssize_t r)
 			    "the sandbox's agent did not answer");
 }
 
-int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid,
+int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid, int *pty,
 		      struct rb_error *err)
 {
 	struct rb_ag_exec hx = {.flags = RB_AG_EXEC_SETSID};
 	_cleanup_free_ char *strings = NULL;
-	_cleanup_close_ int c = -1;
+	_cleanup_close_ int c = -1, master = -1;
 	size_t len = 0, off = 0;
 	int fds[3] = {x->stdin_fd, x->stdout_fd, x->stderr_fd};
 	struct rb_ag_hdr h;
@@ -96,6 +96,15 @@ int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pi
 	ssize_t n;
 	int r;
 
+	if (x->tty) {
+		hx.flags |= RB_AG_EXEC_TTY;
+		hx.rows = x->rows;
+		hx.cols = x->cols;
+	}
+	if (x->kill_group)
+		hx.flags |= RB_AG_EXEC_KILL_GROUP;
+	if (pty)
+		*pty = -1;
 	len += strlen(x->user ? x->user : "") + 1 + strlen(x->cwd ? x->cwd : "") + 1;
 	for (const char *const *a = x->argv; *a; a++, hx.argc++)
 		len += strlen(*a) + 1;
@@ -124,10 +133,10 @@ int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pi
 	c = rb_iso_agent_channel(ctl, err);
 	if (c < 0)
 		return c;
-	r = send_msg(c, RB_AG_EXEC, &hx, sizeof(hx), strings, len, fds, 3);
+	r = send_msg(c, RB_AG_EXEC, &hx, sizeof(hx), strings, len, fds, x->tty ? 0 : 3);
 	if (r < 0)
 		return agent_gone(err, r);
-	n = recv_reply(c, &h, &p32, sizeof(p32), NULL);
+	n = recv_reply(c, &h, &p32, sizeof(p32), &master);
 	if (n < 0)
 		return agent_gone(err, n);
 	if (h.op == RB_AG_RESULT)
@@ -135,7 +144,12 @@ int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pi
 				    "the agent refused the command: %s", strerror(h.err));
 	if (h.op != RB_AG_STARTED)
 		return agent_gone(err, -EPROTO);
+	if (x->tty && p32 && master < 0)
+		return rb_error_set(err, EPROTO, RB_INTERNAL_ERROR,
+				    "the agent started the command without its terminal");
 	*pid = p32;
+	if (x->tty && pty)
+		*pty = TAKE_FD(master);
 	*chan = TAKE_FD(c);
 	return 0;
 }

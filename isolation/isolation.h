@@ -7,6 +7,7 @@
 #ifndef RB_ISOLATION_H
 #define RB_ISOLATION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,6 +46,12 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 /* Kill the whole sandbox (its pid 1, which takes every other process with it) and reap it. */
 int rb_iso_kill(struct rb_iso_sandbox *sb);
 void rb_iso_sandbox_close(struct rb_iso_sandbox *sb);
+/* Take back the sandbox whose agent is pid (after a daemon restart): checks that pid is still
+ * the agent of the sandbox whose cgroups are named cgroup_leaf, takes its spare control socket
+ * and, with probe (not for a frozen sandbox), asks it something. RB_NOT_FOUND when that agent
+ * is gone. */
+int rb_iso_reattach(pid_t pid, const char *cgroup_leaf, uid_t host_uid, bool probe,
+		    struct rb_iso_sandbox *out, struct rb_error *err);
 
 /* ---- talking to the agent ---- */
 
@@ -55,12 +62,16 @@ struct rb_iso_exec {
 	const char *const *argv;
 	const char *const *env;
 	const char *cwd;
-	const char *user; /* "", "name", "uid", "uid:gid" */
-	int stdin_fd, stdout_fd, stderr_fd;
+	const char *user;		    /* "", "name", "uid", "uid:gid" */
+	int stdin_fd, stdout_fd, stderr_fd; /* not with tty */
+	int tty;	     /* stdio is a new pty inside the sandbox, the command's terminal */
+	uint16_t rows, cols; /* tty: its first size (0: left as it is) */
+	int kill_group;	     /* its process group is killed when it ends or when chan is closed */
 };
 /* Start a command: *chan gets the channel its end arrives on; *pid is 0 when it could not be
- * executed at all (rb_iso_exec_wait then says why). */
-int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid,
+ * executed at all (rb_iso_exec_wait then says why). With x->tty, *pty gets the pty's master
+ * (non-blocking, close-on-exec), or -1 when the command never ran. */
+int rb_iso_exec_start(int ctl, const struct rb_iso_exec *x, int *chan, pid_t *pid, int *pty,
 		      struct rb_error *err);
 struct rb_iso_exit {
 	int exited; /* 1: exit_code valid; 0: killed by signal */

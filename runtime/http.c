@@ -96,6 +96,8 @@ static void req_free(struct rb_rt_req *req)
 		close(req->upload_fd);
 	if (req->upload_done)
 		req->upload_done(req);
+	if (req->ctx_free)
+		req->ctx_free(req->ctx);
 	for (size_t i = 0; i < RB_RT_MAX_PARAMS; i++)
 		free(req->params[i]);
 	free(req->path);
@@ -274,8 +276,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 struct MHD_Daemon *rb_rt_http_start(struct rb_rt_server *srv, int listen_fd, struct rb_error *err)
 {
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
+	/* upgrade: interactive exec takes its connection over (attach.c) */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ITC | MHD_ALLOW_UPGRADE;
 	struct MHD_Daemon *d;
 
 	if (srv->debug)

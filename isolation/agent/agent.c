@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -29,8 +30,9 @@
 #define MAX_REQS 4096
 
 struct req {
-	int fd;	   /* the request's socket, or -1 once the daemon let go of it */
-	pid_t pid; /* the command it started, or 0 */
+	int fd;		/* the request's socket, or -1 once the daemon let go of it */
+	pid_t pid;	/* the command it started, or 0 */
+	uint32_t flags; /* the command's RB_AG_EXEC_* */
 };
 
 static struct req reqs[MAX_REQS];
@@ -150,7 +152,8 @@ static int lookup_id(const char *file, const char *key, unsigned *id, unsigned *
 	return -ENOENT;
 }
 
-static int become(const char *user)
+/* tty: the command's terminal, given to the user as login does */
+static int become(const char *user, int tty)
 {
 	char buf[256], *colon;
 	unsigned uid = 0, gid = 0, g2;
@@ -169,6 +172,8 @@ static int become(const char *user)
 		gid = g2;
 	else if (colon)
 		return -ENOENT;
+	if (tty >= 0)
+		(void)!fchown(tty, uid, (gid_t)-1);
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return -errno;
 	return 0;
@@ -176,16 +181,45 @@ static int become(const char *user)
 
 /* ---- commands ---- */
 
+/* A new pty of the sandbox's own devpts, at the size asked: the master for the daemon, the
+ * slave for the command. */
+static int open_pty(const struct rb_ag_exec *x, int *master, int *slave)
+{
+	struct winsize ws = {.ws_row = x->rows, .ws_col = x->cols};
+	int unlock = 0, e;
+
+	/* non-blocking: whatever root inside put at the path, opening it cannot hang us (and
+	 * the daemon wants the master so anyway) */
+	*master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (*master < 0)
+		return -errno;
+	/* the peer by the master itself, not by a path someone could have replaced */
+	if (ioctl(*master, TIOCSPTLCK, &unlock) == 0) {
+		*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (*slave >= 0) {
+			if (ws.ws_row && ws.ws_col)
+				ioctl(*master, TIOCSWINSZ, &ws);
+			return 0;
+		}
+	}
+	e = errno;
+	close(*master);
+	*master = -1;
+	return -e;
+}
+
 static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 {
 	struct rb_ag_exec *x = (struct rb_ag_exec *)(h + 1);
 	char *p = (char *)(x + 1), *end = (char *)(h + 1) + h->len;
 	char *argv[4096], *envp[4096], *user, *cwd;
-	int errpipe[2], e = 0, stage = RB_AG_STAGE_FDS;
+	int errpipe[2], e = 0, stage = RB_AG_STAGE_FDS, master = -1, slave = -1;
+	int tty = h->len >= sizeof(*x) && (x->flags & RB_AG_EXEC_TTY), slave3[3];
+	const int *io = fds;
 	struct rb_ag_exit ex = {0};
 	pid_t pid;
 
-	if (h->len < sizeof(*x) || nfds != 3 || x->argc == 0 || x->argc >= 4096 ||
+	if (h->len < sizeof(*x) || nfds != (tty ? 0 : 3) || x->argc == 0 || x->argc >= 4096 ||
 	    x->envc >= 4096) {
 		send_msg(reqs[ri].fd, RB_AG_RESULT, EINVAL, NULL, 0, NULL, 0);
 		goto out;
@@ -208,6 +242,16 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 	}
 	argv[x->argc] = NULL;
 	envp[x->envc] = NULL;
+	if (tty) {
+		int r = open_pty(x, &master, &slave);
+
+		if (r < 0) {
+			send_msg(reqs[ri].fd, RB_AG_RESULT, -r, NULL, 0, NULL, 0);
+			goto out;
+		}
+		slave3[0] = slave3[1] = slave3[2] = slave;
+		io = slave3;
+	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		send_msg(reqs[ri].fd, RB_AG_RESULT, errno, NULL, 0, NULL, 0);
 		goto out;
@@ -218,14 +262,19 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		/* every signal as by default: an ignored SIGINT (a daemon started in the
+		 * background of a shell has one) would make ^C on a terminal do nothing */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
 		setsid();
-		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0)
+		/* a session leader without a terminal takes the pty as its controlling one */
+		if (dup2(io[0], 0) < 0 || dup2(io[1], 1) < 0 || dup2(io[2], 2) < 0 ||
+		    (tty && ioctl(0, TIOCSCTTY, 0) < 0))
 			e = errno;
 		stage = RB_AG_STAGE_USER;
 		syscall(SYS_close_range, 3, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
 		if (!e) {
-			int r = become(user);
+			int r = become(user, tty ? 0 : -1);
 			if (r < 0)
 				e = -r;
 		}
@@ -246,6 +295,10 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		_exit(127);
 	}
 	close(errpipe[1]);
+	if (slave >= 0) {
+		close(slave);
+		slave = -1;
+	}
 	if (pid < 0) {
 		send_msg(reqs[ri].fd, RB_AG_RESULT, errno, NULL, 0, NULL, 0);
 		close(errpipe[0]);
@@ -269,22 +322,38 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		ex.status = -1;
 		ex.exec_errno = e;
 		ex.stage = stage;
-		send_msg(reqs[ri].fd, RB_AG_STARTED, 0, &none, sizeof(none), NULL, 0);
+		send_msg(reqs[ri].fd, RB_AG_STARTED, 0, &none, sizeof(none), &master,
+			 master >= 0 ? 1 : 0);
 		send_msg(reqs[ri].fd, RB_AG_EXITED, 0, &ex, sizeof(ex), NULL, 0);
 		goto out;
 	}
 	reqs[ri].pid = pid;
+	reqs[ri].flags = x->flags;
 	{
 		int32_t p32 = pid;
-		send_msg(reqs[ri].fd, RB_AG_STARTED, 0, &p32, sizeof(p32), NULL, 0);
+		send_msg(reqs[ri].fd, RB_AG_STARTED, 0, &p32, sizeof(p32), &master,
+			 master >= 0 ? 1 : 0);
 	}
+	if (master >= 0)
+		close(master);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	return; /* the request stays for SIGNAL and EXITED */
 out:
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	drop_req(ri);
+}
+
+/* The command's whole process group (it leads its own session), or the command alone. */
+static void kill_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0)
+		kill(pid, sig);
 }
 
 static void reap(void)
@@ -302,6 +371,9 @@ static void reap(void)
 			    .user_usec = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
 			    .sys_usec = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
 			};
+			/* what it left behind in its group goes with it */
+			if (reqs[i].flags & RB_AG_EXEC_KILL_GROUP)
+				kill(-pid, SIGKILL);
 			if (reqs[i].fd >= 0)
 				send_msg(reqs[i].fd, RB_AG_EXITED, 0, &ex, sizeof(ex), NULL, 0);
 			drop_req(i);
@@ -477,8 +549,11 @@ static void on_request(size_t ri)
 	ssize_t n = recv_msg(reqs[ri].fd, &h, fds, &nfds);
 
 	if (n <= 0) {
-		/* the daemon let go: a running command goes on, and is still reaped */
+		/* the daemon let go: a running command goes on, and is still reaped (but an
+		 * interactive one has lost its terminal and goes) */
 		if (reqs[ri].pid) {
+			if (reqs[ri].flags & RB_AG_EXEC_KILL_GROUP)
+				kill_group(reqs[ri].pid, SIGKILL);
 			close(reqs[ri].fd);
 			reqs[ri].fd = -1;
 		} else {
@@ -497,8 +572,7 @@ static void on_request(size_t ri)
 
 		memcpy(&sig, h + 1, sizeof(sig));
 		/* the command leads its own session: signal the whole group */
-		if (kill(-reqs[ri].pid, sig) < 0)
-			kill(reqs[ri].pid, sig);
+		kill_group(reqs[ri].pid, sig);
 		return;
 	}
 	file_op(reqs[ri].fd, h);
@@ -541,7 +615,7 @@ static void on_control(int fd)
 			close(fds[i]);
 			continue;
 		}
-		reqs[n_reqs++] = (struct req){.fd = fds[i], .pid = 0};
+		reqs[n_reqs++] = (struct req){.fd = fds[i], .pid = 0, .flags = 0};
 	}
 }
 

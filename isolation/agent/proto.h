@@ -24,7 +24,8 @@
 
 enum rb_agent_op {
 	/* requests */
-	RB_AG_EXEC = 1, /* fds: stdin, stdout, stderr; payload: struct rb_ag_exec + strings */
+	RB_AG_EXEC = 1, /* fds: stdin, stdout, stderr (none with RB_AG_EXEC_TTY); payload: struct
+			 * rb_ag_exec + strings */
 	RB_AG_SIGNAL,	/* int32 signal for the exec's process group */
 	RB_AG_OPEN,	/* struct rb_ag_open + path; reply RESULT with the fd */
 	RB_AG_STAT,	/* path; reply RESULT with struct rb_ag_stat */
@@ -34,7 +35,7 @@ enum rb_agent_op {
 	RB_AG_PING,
 	RB_AG_HELLO, /* on a control socket taken over by a restarted daemon */
 	/* replies */
-	RB_AG_STARTED = 64, /* int32 pid */
+	RB_AG_STARTED = 64, /* int32 pid; with RB_AG_EXEC_TTY the pty's master as fd */
 	RB_AG_EXITED,	    /* struct rb_ag_exit */
 	RB_AG_RESULT,	    /* err set on failure; payload depends on the request */
 	RB_AG_ENTRY,	    /* struct rb_ag_stat + name */
@@ -49,11 +50,17 @@ struct rb_ag_hdr {
 };
 
 #define RB_AG_EXEC_SETSID 1u
+/* stdin, stdout and stderr are a new pty's slave, the command's controlling terminal */
+#define RB_AG_EXEC_TTY 2u
+/* SIGKILL the command's process group when the command ends or the daemon lets go of the
+ * channel, so that nothing it started outlives an interactive session */
+#define RB_AG_EXEC_KILL_GROUP 4u
 
 struct rb_ag_exec {
 	uint32_t flags;
 	uint32_t argc, envc;
-	uint32_t reserved;
+	/* RB_AG_EXEC_TTY: the terminal's first size (0: left as it is) */
+	uint16_t rows, cols;
 	/* then: user\0 cwd\0 argv[0]\0 ... env[0]\0 ... */
 };
 
