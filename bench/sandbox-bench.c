@@ -1,5 +1,6 @@
 /*
- * sandbox-bench: a tiny HTTP/1.1 client over the daemon's unix socket, for bench/sandbox.sh.
+ * sandbox-bench: a tiny HTTP/1.1 client over the daemon's unix socket, for bench/sandbox.sh and
+ * bench/pause.sh.
  * One keep-alive connection, Content-Length request bodies, responses read by Content-Length
  * (chunked answers are refused), so the figures measure the daemon, not a client's start-up.
  * Latencies go to OUT, one line per measured iteration, in milliseconds.
@@ -13,6 +14,12 @@
  *   sandbox-bench SOCK create IMAGE N             creates N sandboxes, prints their ids
  *   sandbox-bench SOCK delete ID...               DELETE each (ids may also come on stdin: -)
  *   sandbox-bench SOCK req METHOD PATH [BODY]     one request; prints the body, exits 1 unless 2xx
+ *   sandbox-bench SOCK pause ID N WARMUP OUT      POST pause, then POST resume, N times; columns
+ *                                                 pause resume
+ *   sandbox-bench - alternate N WARMUP OUT 'A' 'B'
+ *                                                 run command A, then B (argv split on spaces, no
+ *                                                 shell; each must exit 0), N times, each timed
+ *                                                 from fork to exit; columns A B (crun pause/resume)
  *
  * Build: cc -O2 -Wall -o sandbox-bench sandbox-bench.c (bench/sandbox.sh does it).
  */
@@ -25,6 +32,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -321,16 +329,91 @@ static int read_loop(const char *id, const char *file, size_t size, int raw, int
 	return fclose(f) ? 1 : 0;
 }
 
+/* One transition: POST .../pause or .../resume, which answers the Sandbox in its new state. */
+static void transition(const char *id, const char *action, const char *state)
+{
+	char path[256], want[64];
+	struct resp r;
+
+	snprintf(path, sizeof(path), "/api/v1/sandboxes/%s/%s", id, action);
+	snprintf(want, sizeof(want), "\"state\":\"%s\"", state);
+	request("POST", path, NULL, NULL, &r);
+	expect(&r, 200, action);
+	if (!strstr(r.body, want))
+		die("%s %s: not %s: %.200s", action, id, state, r.body);
+	free(r.body);
+}
+
+static int pause_loop(const char *id, int n, int warm, const char *out)
+{
+	FILE *f = open_out(out);
+
+	for (int i = 0; i < warm + n; i++) {
+		double t0 = now_ms(), t1;
+
+		transition(id, "pause", "paused");
+		t1 = now_ms();
+		transition(id, "resume", "running");
+		if (i >= warm)
+			fprintf(f, "%.4f %.4f\n", t1 - t0, now_ms() - t1);
+	}
+	return fclose(f) ? 1 : 0;
+}
+
+/* cmd, split on spaces, from fork to its exit; it must succeed. */
+static double run_timed(char *cmd)
+{
+	char *argv[32], *save = NULL, *copy = strdup(cmd);
+	int n = 0, status;
+	double t0 = now_ms();
+	pid_t pid;
+
+	if (!copy)
+		die("out of memory");
+	for (char *w = strtok_r(copy, " ", &save); w && n < 31; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		die("%s: failed (status %d)", cmd, status);
+	free(copy);
+	return now_ms() - t0;
+}
+
+static int alternate(int n, int warm, const char *out, char *a, char *b)
+{
+	FILE *f = open_out(out);
+
+	for (int i = 0; i < warm + n; i++) {
+		double ta = run_timed(a), tb = run_timed(b);
+
+		if (i >= warm)
+			fprintf(f, "%.4f %.4f\n", ta, tb);
+	}
+	return fclose(f) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
 
 	if (argc < 3)
-		die("usage: sandbox-bench SOCK cycle|exec|read|create|delete|req ...");
+		die("usage: sandbox-bench SOCK cycle|exec|read|create|delete|req|pause ...\n"
+		    "       sandbox-bench - alternate N WARMUP OUT A B");
 	sock_path = argv[1];
 	mode = argv[2];
 	if (!strcmp(mode, "cycle") && argc == 7)
 		return cycle(argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+	if (!strcmp(mode, "pause") && argc == 7)
+		return pause_loop(argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
+	if (!strcmp(mode, "alternate") && argc == 8)
+		return alternate(atoi(argv[3]), atoi(argv[4]), argv[5], argv[6], argv[7]);
 	if (!strcmp(mode, "exec") && argc == 7)
 		return exec_loop(argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
 	if (!strcmp(mode, "read") && argc == 10)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -103,10 +104,18 @@ static bool event_is(const char *buf, const char *key, uint64_t want)
 	return false;
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int rb_cg2_wait_event(const char *dir, const char *key, uint64_t want, int timeout_ms,
 		      struct rb_error *err)
 {
-	long long deadline = rb_cg_now_ms() + timeout_ms, recheck = 1;
+	long long deadline = now_us() + (long long)timeout_ms * 1000, recheck = 50;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
 	char buf[256];
@@ -120,6 +129,7 @@ int rb_cg2_wait_event(const char *dir, const char *key, uint64_t want, int timeo
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "open %s", path);
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLPRI};
+		struct timespec wait;
 		long long left;
 		ssize_t n;
 
@@ -134,18 +144,20 @@ int rb_cg2_wait_event(const char *dir, const char *key, uint64_t want, int timeo
 		buf[n] = '\0';
 		if (event_is(buf, key, want))
 			return 0;
-		left = deadline - rb_cg_now_ms();
+		left = deadline - now_us();
 		if (left <= 0)
 			return rb_error_set(err, ETIMEDOUT, RB_INTERNAL_ERROR,
 					    "%s: no \"%s %" PRIu64 "\" after %d ms", path, key,
 					    want, timeout_ms);
 		/* The kernel sends at most one cgroup.events notification per 10 ms per file
-		 * (cgroup_file_notify), so a change can arrive late: re-read early too, at 1,
-		 * 2, 4 ... ms, so a kill that is done in 1 ms is seen then. */
+		 * (cgroup_file_notify), so a change that follows another closely (a pause just
+		 * after a resume) is told late: re-read early too, at 50, 100, 200 ... us, so a
+		 * freeze done in 0.1 ms or a kill done in 1 ms is seen then. */
 		if (left > recheck)
 			left = recheck;
 		recheck *= 2;
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+		wait = (struct timespec){left / 1000000, left % 1000000 * 1000};
+		if (ppoll(&p, 1, &wait, NULL) < 0 && errno != EINTR)
 			return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "poll %s", path);
 	}
 }

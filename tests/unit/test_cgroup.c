@@ -869,6 +869,107 @@ static void tree20(void *arg)
 	tree(20);
 }
 
+/* What the kernel says of the freezer the view's manager uses: 1 frozen, 0 thawed, -1 in between
+ * (v1 FREEZING). The v1 manager uses freezer.state; v2 and hybrid cgroup.freeze when present. */
+static int kernel_frozen(struct fx *fx)
+{
+	const struct rb_iso_cgroup_info *info = fx->view->info;
+	const char *v2 = rb_iso_cgroup_path(fx->cg, RB_ISO_CG_UNIFIED);
+	char path[RB_ISO_CGROUP_PATH_MAX + 64], buf[512] = "";
+	FILE *f;
+	size_t n;
+
+	if (info->ops != &rb_iso_cgroup_v1_ops && info->has_freeze && v2)
+		snprintf(path, sizeof(path), "%s/cgroup.events", v2);
+	else
+		snprintf(path, sizeof(path), "%s/freezer.state",
+			 rb_iso_cgroup_path(fx->cg, RB_ISO_CG_FREEZER));
+	f = fopen(path, "re");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (strstr(path, "cgroup.events"))
+		return strstr(buf, "frozen 1") ? 1 : 0;
+	return !strncmp(buf, "FROZEN", 6) ? 1 : !strncmp(buf, "THAWED", 6) ? 0 : -1;
+}
+
+/* Freeze returns only once the kernel says frozen, with a tree of processes forked in it; both
+ * directions may be asked twice. */
+static void freeze_state(void **state)
+{
+	struct fx *fx = *state;
+	struct rb_error err;
+	const char *dir;
+	pid_t pid, spin;
+	int n = 0;
+
+	need(fx, RB_ISO_CG_FREEZER, "freeze");
+	dir = procs_dir(fx);
+	pid = kid(fx, tree20, NULL);
+	spin = kid(fx, busy, NULL);
+	attach(fx, pid);
+	attach(fx, spin);
+	go(fx, pid);
+	go(fx, spin);
+	for (int i = 0; i < 500 && (n = count_procs(dir)) < 21; i++)
+		msleep(5);
+	assert_int_equal(n, 21);
+	assert_int_equal(kernel_frozen(fx), 0);
+	for (int round = 0; round < 2; round++) {
+		if (rb_iso_cgroup_freeze(fx->cg, &err) < 0)
+			fail_msg("freeze (%d): %s", round, err.msg);
+		assert_int_equal(kernel_frozen(fx), 1);
+	}
+	for (int round = 0; round < 2; round++) {
+		if (rb_iso_cgroup_thaw(fx->cg, &err) < 0)
+			fail_msg("thaw (%d): %s", round, err.msg);
+		assert_int_equal(kernel_frozen(fx), 0);
+	}
+	/* an empty cgroup freezes and thaws at once */
+	assert_int_equal(rb_iso_cgroup_kill_all(fx->cg, &err), 0);
+	assert_int_equal(rb_iso_cgroup_freeze(fx->cg, &err), 0);
+	assert_int_equal(kernel_frozen(fx), 1);
+	assert_int_equal(rb_iso_cgroup_thaw(fx->cg, &err), 0);
+}
+
+/* A frozen cgroup is killed and removed without a thaw first (terminate of a paused sandbox):
+ * nothing hangs, every process dies of SIGKILL. */
+static void destroy_frozen(void **state)
+{
+	struct fx *fx = *state;
+	struct rb_error err;
+	const char *dir;
+	long long t0;
+	pid_t pid, spin;
+	int status, n = 0;
+
+	need(fx, RB_ISO_CG_FREEZER, "freeze");
+	dir = procs_dir(fx);
+	pid = kid(fx, tree20, NULL);
+	spin = kid(fx, busy, NULL);
+	attach(fx, pid);
+	attach(fx, spin);
+	go(fx, pid);
+	go(fx, spin);
+	for (int i = 0; i < 500 && (n = count_procs(dir)) < 21; i++)
+		msleep(5);
+	assert_int_equal(n, 21);
+	if (rb_iso_cgroup_freeze(fx->cg, &err) < 0)
+		fail_msg("freeze: %s", err.msg);
+	t0 = now_us();
+	if (rb_iso_cgroup_destroy(fx->cg, &err) < 0)
+		fail_msg("destroy while frozen: %s", err.msg);
+	print_message("destroyed a frozen cgroup of 21 processes in %.2f ms\n",
+		      (now_us() - t0) / 1e3);
+	assert_true(now_us() - t0 < 2000000);
+	assert_int_equal(access(dir, F_OK) == 0 ? 0 : errno, ENOENT);
+	assert_int_equal(reap(fx, spin, 2000, &status), 0);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(reap(fx, pid, 2000, &status), 0);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
 static void kill_tree(void **state)
 {
 	struct fx *fx = *state;
@@ -1108,6 +1209,8 @@ int main(void)
 	    T(pids, v_real),
 	    T(cpu, v_real),
 	    T(freeze, v_real),
+	    T(freeze_state, v_real),
+	    T(destroy_frozen, v_real),
 	    T(kill_tree, v_real),
 	    T(destroy, v_real),
 	    T(load, v_real),
@@ -1118,6 +1221,8 @@ int main(void)
 	    T(pids, v_v1),
 	    T(cpu, v_v1),
 	    T(freeze, v_v1),
+	    T(freeze_state, v_v1),
+	    T(destroy_frozen, v_v1),
 	    T(kill_tree, v_v1),
 	    T(destroy, v_v1),
 	    T(timing, v_v1),
@@ -1128,6 +1233,8 @@ int main(void)
 	    T(pids, v_v2),
 	    T(cpu, v_v2),
 	    T(freeze, v_v2),
+	    T(freeze_state, v_v2),
+	    T(destroy_frozen, v_v2),
 	    T(kill_tree, v_v2),
 	    T(destroy, v_v2),
 	    T(prepare_root, v_v2),
