@@ -143,17 +143,12 @@ static int from_sandbox(struct rb_cli *cli, const struct loc *src, const char *d
 
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
+	static const struct option opts[] = {RB_CLI_OPTS_END};
 	struct loc src = {0}, dst = {0};
 	int c, rc;
 
-	while ((c = rb_cli_getopt(self, argc, argv, "h", opts)) != -1)
-		return c == 'h' ? RB_EXIT_OK : RB_EXIT_USAGE;
-	if (argc - optind != 2)
-		return rb_cli_usage_error(self, "cp needs a source and a destination");
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "", opts)) != -1)
+		return rb_cli_opt_exit(c);
 	rc = parse_loc(self, argv[optind], &src);
 	if (rc == RB_EXIT_OK)
 		rc = parse_loc(self, argv[optind + 1], &dst);
@@ -174,4 +169,7 @@ const struct rb_cli_verb rb_cli_verb_cp = {
     .usage = "cp SRC DST",
     .summary = "Copy a file between the host and a sandbox (ID:PATH)",
     .help = "",
+    .min_args = 2,
+    .max_args = 2,
+    .needs = "a source and a destination",
 };

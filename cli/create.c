@@ -116,11 +116,10 @@ int rb_cli_sandbox_create(struct rb_cli *cli, const cJSON *config, char **id)
 
 int rb_cli_sandbox_terminate(struct rb_cli *cli, const char *id)
 {
-	_cleanup_free_ char *esc = rb_cli_escape(id);
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = rb_cli_api_path("/api/v1/sandboxes/", id, NULL);
 	_cleanup_json_ cJSON *sb = NULL;
 
-	if (!esc || asprintf(&path, "/api/v1/sandboxes/%s", esc) < 0)
+	if (!path)
 		return RB_EXIT_API;
 	return rb_cli_call(cli, "DELETE", path, NULL, &sb);
 }
@@ -129,9 +128,8 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 {
 	static const struct option opts[] = {
 	    RB_CLI_SANDBOX_LONGOPTS,
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *config = cJSON_CreateObject();
 	_cleanup_free_ char *id = NULL;
@@ -140,44 +138,27 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 
 	if (!config)
 		return RB_EXIT_API;
-	while ((c = rb_cli_getopt(self, argc, argv, "h" RB_CLI_SANDBOX_SHORTOPTS, opts)) != -1) {
+	while ((c = rb_cli_getopt(cli, self, argc, argv, RB_CLI_SANDBOX_SHORTOPTS, opts)) != -1) {
 		rc = rb_cli_sandbox_opt(self, config, c, optarg);
 		if (rc < 0)
 			return -rc;
 		if (rc)
 			continue;
-		switch (c) {
-		case RB_OPT_TIMEOUT:
-			/* the sandbox's life: the API allows up to a day */
-			if (rb_cli_parse_ms(self, "--timeout", optarg, 86400000L, &timeout))
-				return RB_EXIT_USAGE;
-			cJSON_AddNumberToObject(config, "timeoutMs", (double)timeout);
-			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
-		default:
+		if (c != RB_OPT_TIMEOUT)
+			return rb_cli_opt_exit(c);
+		/* the sandbox's life: the API allows up to a day */
+		if (rb_cli_parse_ms(self, "--timeout", optarg, 86400000L, &timeout))
 			return RB_EXIT_USAGE;
-		}
+		cJSON_AddNumberToObject(config, "timeoutMs", (double)timeout);
 	}
-	if (optind >= argc)
-		return rb_cli_usage_error(self, "create needs an image");
 	if (optind + 1 < argc)
 		return rb_cli_usage_error(self,
 					  "unexpected argument \"%s\" (create takes no "
 					  "command; use runbox exec)",
 					  argv[optind + 1]);
 	cJSON_AddStringToObject(config, "image", argv[optind]);
-	if (cli->json) {
-		_cleanup_json_ cJSON *sb = NULL;
-
-		rc = rb_cli_call(cli, "POST", "/api/v1/sandboxes", config, &sb);
-		if (rc == RB_EXIT_OK)
-			rb_cli_print_json(sb);
-		return rc;
-	}
+	if (cli->json)
+		return rb_cli_call_print(cli, "POST", "/api/v1/sandboxes", config);
 	rc = rb_cli_sandbox_create(cli, config, &id);
 	if (rc == RB_EXIT_OK)
 		puts(id);
@@ -192,4 +173,7 @@ const struct rb_cli_verb rb_cli_verb_create = {
     .summary = "Create a sandbox and print its id",
     .help = RB_CLI_SANDBOX_HELP "      --timeout MS    the sandbox's life (default 300000)\n"
 				"      --json          print the sandbox as JSON\n",
+    .min_args = 1,
+    .max_args = -1,
+    .needs = "an image",
 };

@@ -4,28 +4,13 @@
  * the same stream.
  */
 #include "cli.h"
+#include "attach.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int rb_cli_getopt_in_order(const struct rb_cli_verb *v, int argc, char **argv,
-			   const char *shortopts, const struct option *longopts)
-{
-	/* getopt reads POSIXLY_CORRECT when it starts over (optind 0); rb_cli_getopt puts its
-	 * ':' first, where a '+' would have to be, so this is how we ask for REQUIRE_ORDER */
-	bool set = !getenv("POSIXLY_CORRECT");
-	int c;
-
-	if (set)
-		setenv("POSIXLY_CORRECT", "1", 0);
-	c = rb_cli_getopt(v, argc, argv, shortopts, longopts);
-	if (set)
-		unsetenv("POSIXLY_CORRECT");
-	return c;
-}
 
 int rb_cli_read_stdin(char **out)
 {
@@ -126,12 +111,11 @@ static void on_line(const cJSON *line, void *ud)
 
 int rb_cli_exec_stream(struct rb_cli *cli, const char *id, const cJSON *request, bool as_json)
 {
-	_cleanup_free_ char *esc = rb_cli_escape(id);
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = rb_cli_api_path("/api/v1/sandboxes/", id, "/exec");
 	struct exec_state st = {.as_json = as_json, .code = RB_EXIT_API};
 	int rc;
 
-	if (!esc || asprintf(&path, "/api/v1/sandboxes/%s/exec", esc) < 0)
+	if (!path)
 		return RB_EXIT_API;
 	rc = rb_cli_stream(cli, "POST", path, request, on_line, &st);
 	if (rc == RB_EXIT_OK && !st.ended) {
@@ -149,32 +133,63 @@ int rb_cli_exec_stream(struct rb_cli *cli, const char *id, const cJSON *request,
 	return rc;
 }
 
+int rb_cli_cmd_opt(const struct rb_cli_verb *v, struct rb_cli_cmd_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+		o->interactive = true;
+		return 1;
+	case RB_OPT_TIMEOUT:
+		if (rb_cli_parse_ms(v, "--timeout", arg, RB_CLI_EXEC_MAX_TIMEOUT_MS,
+				    &o->timeout_ms))
+			return -RB_EXIT_USAGE;
+		return 1;
+	}
+	return 0;
+}
+
+int rb_cli_cmd_request(cJSON *req, const struct rb_cli_cmd_opts *o)
+{
+	_cleanup_free_ char *input = NULL;
+	int rc;
+
+	cJSON_AddNumberToObject(req, "timeoutMs", (double)o->timeout_ms);
+	if (o->interactive) {
+		if ((rc = rb_cli_read_stdin(&input)) != RB_EXIT_OK)
+			return rc;
+		cJSON_AddStringToObject(req, "stdin", input);
+	}
+	return RB_EXIT_OK;
+}
+
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"interactive", no_argument, NULL, 'i'},
+	    {"tty", no_argument, NULL, 't'},
 	    {"env", required_argument, NULL, 'e'},
 	    {"workdir", required_argument, NULL, 'w'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"timeout", required_argument, NULL, RB_OPT_TIMEOUT},
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *req = cJSON_CreateObject();
-	_cleanup_free_ char *input = NULL;
-	long timeout = RB_CLI_EXEC_MAX_TIMEOUT_MS;
-	bool interactive = false;
+	struct rb_cli_cmd_opts cmd = RB_CLI_CMD_OPTS_INIT;
 	cJSON *args, *env = NULL;
+	bool tty = false;
 	int c, rc;
 
 	if (!req)
 		return RB_EXIT_API;
-	while ((c = rb_cli_getopt_in_order(self, argc, argv, "hie:w:u:", opts)) != -1) {
+	/* '+': the flags end at the sandbox id, what follows is the command's */
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "+ite:w:u:", opts)) != -1) {
+		rc = rb_cli_cmd_opt(self, &cmd, c, optarg);
+		if (rc < 0)
+			return -rc;
+		if (rc)
+			continue;
 		switch (c) {
-		case 'i':
-			interactive = true;
-			break;
 		case 'e':
 			if (!env)
 				env = cJSON_AddObjectToObject(req, "env");
@@ -192,31 +207,22 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 			cJSON_DeleteItemFromObjectCaseSensitive(req, "user");
 			cJSON_AddStringToObject(req, "user", optarg);
 			break;
-		case RB_OPT_TIMEOUT:
-			if (rb_cli_parse_ms(self, "--timeout", optarg, RB_CLI_EXEC_MAX_TIMEOUT_MS,
-					    &timeout))
-				return RB_EXIT_USAGE;
+		case 't':
+			tty = true;
 			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
 		default:
-			return RB_EXIT_USAGE;
+			return rb_cli_opt_exit(c);
 		}
 	}
-	if (argc - optind < 2)
-		return rb_cli_usage_error(self, "exec needs a sandbox id and a command");
 	args = cJSON_AddArrayToObject(req, "argv");
 	for (int i = optind + 1; i < argc; i++)
 		cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
-	cJSON_AddNumberToObject(req, "timeoutMs", (double)timeout);
-	if (interactive) {
-		if ((rc = rb_cli_read_stdin(&input)) != RB_EXIT_OK)
-			return rc;
-		cJSON_AddStringToObject(req, "stdin", input);
-	}
+	if ((rc = rb_cli_attach_mode(self, cli, cmd.interactive, tty)) < 0)
+		return -rc;
+	if (rc)
+		return rb_cli_attach(cli, argv[optind], req, cmd.timeout_ms, cmd.interactive, tty);
+	if ((rc = rb_cli_cmd_request(req, &cmd)) != RB_EXIT_OK)
+		return rc;
 	return rb_cli_exec_stream(cli, argv[optind], req, cli->json);
 }
 
@@ -226,13 +232,13 @@ const struct rb_cli_verb rb_cli_verb_exec = {
     .needs_daemon = true,
     .usage = "exec [OPTIONS] ID CMD [ARG...]",
     .summary = "Run a command in a sandbox",
-    .help = "  -i, --interactive   send our standard input (read to its end first) to the "
-	    "command\n"
+    .help = "  -i, --interactive   send our standard input to the command as it comes (with "
+	    "--json: read to its end first)\n"
+	    "  -t, --tty           a terminal inside for the command (ours raw meanwhile)\n"
 	    "  -e, --env K=V       set an environment variable (K alone: take it from ours)\n"
 	    "  -w, --workdir DIR   the working directory (absolute)\n"
-	    "  -u, --user USER     the user (name or uid[:gid])\n"
-	    "      --timeout MS    kill the command after MS milliseconds, exit 124 "
-	    "(default and most: 300000)\n"
-	    "      --json          print the result (stdout, stderr, exitCode...) as JSON at the "
-	    "end\n",
+	    "  -u, --user USER     the user (name or uid[:gid])\n" RB_CLI_CMD_HELP,
+    .min_args = 2,
+    .max_args = -1,
+    .needs = "a sandbox id and a command",
 };

@@ -4,25 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct row {
 	char repo[256], tag[128], id[13], created[48], size[16];
 };
 
-static const char *str(const cJSON *obj, const char *name)
-{
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(s) ? s->valuestring : NULL;
-}
-
 /* The 12 hex digits docker shows of "sha256:HEX". */
 static void short_id(const char *id, char out[13])
 {
-	const char *colon = id ? strchr(id, ':') : NULL;
+	const char *colon = strchr(id, ':');
 
-	snprintf(out, 13, "%s", colon ? colon + 1 : (id ? id : ""));
+	snprintf(out, 13, "%s", colon ? colon + 1 : id);
 }
 
 /* "runbox/default:latest" -> "runbox/default", "latest"; the tag follows the last ':' after
@@ -38,41 +30,6 @@ static void split_name(const char *name, struct row *r)
 		snprintf(r->repo, sizeof(r->repo), "%s", name);
 		snprintf(r->tag, sizeof(r->tag), "<none>");
 	}
-}
-
-static void human_ago(const char *when, char *buf, size_t len)
-{
-	struct tm tm = {0};
-	long long s;
-
-	if (!when || sscanf(when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-		snprintf(buf, len, "N/A");
-		return;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	s = (long long)(time(NULL) - timegm(&tm));
-	if (s < 1)
-		snprintf(buf, len, "Less than a second ago");
-	else if (s < 60)
-		snprintf(buf, len, "%lld seconds ago", s);
-	else if (s < 120)
-		snprintf(buf, len, "About a minute ago");
-	else if (s < 3600)
-		snprintf(buf, len, "%lld minutes ago", s / 60);
-	else if (s < 7200)
-		snprintf(buf, len, "About an hour ago");
-	else if (s < 48 * 3600)
-		snprintf(buf, len, "%lld hours ago", s / 3600);
-	else if (s < 14 * 86400)
-		snprintf(buf, len, "%lld days ago", s / 86400);
-	else if (s < 60 * 86400)
-		snprintf(buf, len, "%lld weeks ago", s / (7 * 86400));
-	else if (s < 2 * 365 * 86400LL)
-		snprintf(buf, len, "%lld months ago", s / (30 * 86400));
-	else
-		snprintf(buf, len, "%lld years ago", s / (365 * 86400LL));
 }
 
 /* Decimal units with three significant digits: "4.26MB", "117MB". */
@@ -92,8 +49,8 @@ static void fill_row(struct row *r, const cJSON *img)
 {
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(img, "sizeBytes");
 
-	short_id(str(img, "id"), r->id);
-	human_ago(str(img, "created"), r->created, sizeof(r->created));
+	short_id(rb_cli_str(img, "id"), r->id);
+	rb_cli_ago(rb_cli_str(img, "created"), r->created, sizeof(r->created));
 	human_size(cJSON_IsNumber(size) ? size->valuedouble : 0, r->size, sizeof(r->size));
 }
 
@@ -152,31 +109,19 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 {
 	static const struct option opts[] = {
 	    {"quiet", no_argument, NULL, 'q'},
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *answer = NULL;
 	const cJSON *data, *img;
 	bool quiet = false;
 	int c, rc;
 
-	while ((c = rb_cli_getopt(self, argc, argv, "qh", opts)) != -1) {
-		switch (c) {
-		case 'q':
-			quiet = true;
-			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
-		default:
-			return RB_EXIT_USAGE;
-		}
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "q", opts)) != -1) {
+		if (c != 'q')
+			return rb_cli_opt_exit(c);
+		quiet = true;
 	}
-	if (optind < argc)
-		return rb_cli_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
 	rc = rb_cli_call(cli, "GET", "/api/v1/images", NULL, &answer);
 	if (rc != RB_EXIT_OK)
 		return rc;
@@ -188,7 +133,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 		{
 			char id[13];
 
-			short_id(str(img, "id"), id);
+			short_id(rb_cli_str(img, "id"), id);
 			puts(id);
 		}
 	} else {

@@ -129,9 +129,11 @@ static int load_streamed(struct rb_cli *cli, const cJSON *req)
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"input", required_argument, NULL, 'i'}, {"name", required_argument, NULL, OPT_NAME},
-	    {"quiet", no_argument, NULL, 'q'},	     {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"input", required_argument, NULL, 'i'},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"quiet", no_argument, NULL, 'q'},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	const char *input = NULL, *name = NULL;
 	_cleanup_json_ cJSON *req = NULL, *answer = NULL;
@@ -139,7 +141,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	bool quiet = false;
 	int c, rc;
 
-	while ((c = rb_cli_getopt(self, argc, argv, "i:qh", opts)) != -1) {
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "i:q", opts)) != -1) {
 		switch (c) {
 		case 'i':
 			input = optarg;
@@ -150,17 +152,10 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 		case 'q':
 			quiet = true;
 			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
 		default:
-			return RB_EXIT_USAGE;
+			return rb_cli_opt_exit(c);
 		}
 	}
-	if (optind < argc)
-		return rb_cli_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
 	if (!input)
 		return rb_cli_usage_error(self, "load needs an archive: -i FILE");
 	/* the daemon reads the file itself, so it needs a path that means the same to it */

@@ -4,7 +4,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +15,11 @@
 
 /* A new verb is a new file and one line here. */
 static const struct rb_cli_verb *const verbs[] = {
-    &rb_cli_verb_serve, &rb_cli_verb_run,     &rb_cli_verb_create,  &rb_cli_verb_exec,
-    &rb_cli_verb_ps,	&rb_cli_verb_inspect, &rb_cli_verb_rm,	    &rb_cli_verb_cp,
-    &rb_cli_verb_files, &rb_cli_verb_load,    &rb_cli_verb_images,  &rb_cli_verb_image,
-    &rb_cli_verb_rmi,	&rb_cli_verb_info,    &rb_cli_verb_version,
+    &rb_cli_verb_serve,	 &rb_cli_verb_run,     &rb_cli_verb_create,  &rb_cli_verb_exec,
+    &rb_cli_verb_ps,	 &rb_cli_verb_inspect, &rb_cli_verb_rm,	     &rb_cli_verb_cp,
+    &rb_cli_verb_files,	 &rb_cli_verb_load,    &rb_cli_verb_images,  &rb_cli_verb_image,
+    &rb_cli_verb_rmi,	 &rb_cli_verb_info,    &rb_cli_verb_version, &rb_cli_verb_pause,
+    &rb_cli_verb_resume, &rb_cli_verb_stats,   &rb_cli_verb_events,
 };
 
 static void usage(FILE *f)
@@ -36,64 +36,6 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < RB_ARRAY_SIZE(verbs); i++)
 		fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
 	fprintf(f, "\nRun 'runbox COMMAND --help' for more information on a command.\n");
-}
-
-static void verb_help(const struct rb_cli_verb *v, FILE *f)
-{
-	fprintf(f, "Usage: runbox %s\n\n%s\n", v->usage, v->summary);
-	if (v->help && v->help[0])
-		fprintf(f, "\nOptions:\n%s", v->help);
-}
-
-int rb_cli_usage_error(const struct rb_cli_verb *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("runbox: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (v)
-		fprintf(stderr, "\nUsage: runbox %s\nRun 'runbox %s --help' for more.\n", v->usage,
-			v->name);
-	else
-		fprintf(stderr, "\nRun 'runbox --help' for usage.\n");
-	return RB_EXIT_USAGE;
-}
-
-/* The flag getopt stopped at, for a message: "-x" or the word as typed. */
-static const char *bad_flag(char **argv, char buf[3])
-{
-	if (optopt > 0 && optopt < 0x100 && argv[optind - 1][1] != '-') {
-		buf[0] = '-';
-		buf[1] = (char)optopt;
-		buf[2] = '\0';
-		return buf;
-	}
-	return argv[optind - 1];
-}
-
-int rb_cli_getopt(const struct rb_cli_verb *v, int argc, char **argv, const char *shortopts,
-		  const struct option *longopts)
-{
-	char spec[64], flag[3];
-	int c;
-
-	snprintf(spec, sizeof(spec), ":%s", shortopts);
-	opterr = 0;
-	c = getopt_long(argc, argv, spec, longopts, NULL);
-	switch (c) {
-	case 'h':
-		verb_help(v, stdout);
-		return 'h';
-	case '?':
-		rb_cli_usage_error(v, "unknown flag %s for \"%s\"", bad_flag(argv, flag), v->name);
-		return '?';
-	case ':':
-		rb_cli_usage_error(v, "flag %s needs a value", bad_flag(argv, flag));
-		return '?';
-	}
-	return c;
 }
 
 char *rb_cli_absolute(const char *path)
@@ -196,9 +138,10 @@ int main(int argc, char **argv)
 			return RB_EXIT_OK;
 		case ':':
 			return rb_cli_usage_error(NULL, "flag %s needs a value",
-						  bad_flag(argv, flag));
+						  rb_cli_bad_flag(argv, flag));
 		default:
-			return rb_cli_usage_error(NULL, "unknown flag %s", bad_flag(argv, flag));
+			return rb_cli_usage_error(NULL, "unknown flag %s",
+						  rb_cli_bad_flag(argv, flag));
 		}
 	}
 	if (optind >= argc) {

@@ -4,57 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PAGE 100
-
-static const char *str(const cJSON *obj, const char *name)
-{
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(s) ? s->valuestring : "";
-}
-
-/* "5 seconds ago", docker's words, from an RFC 3339 UTC time. */
-static void ago(const char *when, char *buf, size_t len)
-{
-	static const struct {
-		long long below, unit;
-		const char *one, *many;
-	} steps[] = {
-	    {60, 1, "1 second ago", "%lld seconds ago"},
-	    {3600, 60, "About a minute ago", "%lld minutes ago"},
-	    {48 * 3600, 3600, "About an hour ago", "%lld hours ago"},
-	    {14 * 86400, 86400, "1 day ago", "%lld days ago"},
-	    {60 * 86400, 7 * 86400, "1 week ago", "%lld weeks ago"},
-	    {730 * 86400LL, 30 * 86400, "1 month ago", "%lld months ago"},
-	    {-1, 365 * 86400LL, "1 year ago", "%lld years ago"},
-	};
-	struct tm tm = {0};
-	long long s;
-
-	if (sscanf(when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec) != 6) {
-		snprintf(buf, len, "N/A");
-		return;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	s = (long long)(time(NULL) - timegm(&tm));
-	if (s < 1) {
-		snprintf(buf, len, "Less than a second ago");
-		return;
-	}
-	for (size_t i = 0; i < RB_ARRAY_SIZE(steps); i++) {
-		if (steps[i].below < 0 || s < steps[i].below) {
-			if (s / steps[i].unit <= 1)
-				snprintf(buf, len, "%s", steps[i].one);
-			else
-				snprintf(buf, len, steps[i].many, s / steps[i].unit);
-			return;
-		}
-	}
-}
 
 /* "k=v,k2=v2" */
 static void labels(const cJSON *sb, char *buf, size_t len)
@@ -78,10 +29,10 @@ static void print_table(const cJSON *all)
 
 	cJSON_ArrayForEach(sb, all)
 	{
-		if ((int)strlen(str(sb, "image")) > w_image)
-			w_image = (int)strlen(str(sb, "image"));
-		if ((int)strlen(str(sb, "id")) > w_id)
-			w_id = (int)strlen(str(sb, "id"));
+		if ((int)strlen(rb_cli_str(sb, "image")) > w_image)
+			w_image = (int)strlen(rb_cli_str(sb, "image"));
+		if ((int)strlen(rb_cli_str(sb, "id")) > w_id)
+			w_id = (int)strlen(rb_cli_str(sb, "id"));
 	}
 	printf("%-*s   %-*s   %-10s   %-22s   %s\n", w_id, "SANDBOX ID", w_image, "IMAGE", "STATE",
 	       "CREATED", "LABELS");
@@ -89,10 +40,10 @@ static void print_table(const cJSON *all)
 	{
 		char created[48], lab[1024];
 
-		ago(str(sb, "createdAt"), created, sizeof(created));
+		rb_cli_ago(rb_cli_str(sb, "createdAt"), created, sizeof(created));
 		labels(sb, lab, sizeof(lab));
-		printf("%-*s   %-*s   %-10s   %-22s   %s\n", w_id, str(sb, "id"), w_image,
-		       str(sb, "image"), str(sb, "state"), created, lab);
+		printf("%-*s   %-*s   %-10s   %-22s   %s\n", w_id, rb_cli_str(sb, "id"), w_image,
+		       rb_cli_str(sb, "image"), rb_cli_str(sb, "state"), created, lab);
 	}
 }
 
@@ -167,9 +118,11 @@ static int fetch_all(struct rb_cli *cli, const char *query, cJSON *all)
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"all", no_argument, NULL, 'a'},   {"filter", required_argument, NULL, 'f'},
-	    {"quiet", no_argument, NULL, 'q'}, {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
+	    {"all", no_argument, NULL, 'a'},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *all = cJSON_CreateArray(), *shown = cJSON_CreateArray();
 	_cleanup_free_ char *query = strdup("");
@@ -179,7 +132,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 
 	if (!all || !shown || !query)
 		return RB_EXIT_API;
-	while ((c = rb_cli_getopt(self, argc, argv, "haf:q", opts)) != -1) {
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "af:q", opts)) != -1) {
 		switch (c) {
 		case 'a':
 			every = true;
@@ -191,23 +144,16 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 		case 'q':
 			quiet = true;
 			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
 		default:
-			return RB_EXIT_USAGE;
+			return rb_cli_opt_exit(c);
 		}
 	}
-	if (optind < argc)
-		return rb_cli_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
 	rc = fetch_all(cli, query, all);
 	if (rc != RB_EXIT_OK)
 		return rc;
 	/* without -a (or a state filter), what still runs: creating, running, paused */
 	while ((sb = cJSON_DetachItemFromArray(all, 0))) {
-		if (every || by_state || strcmp(str(sb, "state"), "terminated"))
+		if (every || by_state || strcmp(rb_cli_str(sb, "state"), "terminated"))
 			cJSON_AddItemToArray(shown, sb);
 		else
 			cJSON_Delete(sb);
@@ -217,7 +163,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	} else if (quiet) {
 		cJSON_ArrayForEach(sb, shown)
 		{
-			puts(str(sb, "id"));
+			puts(rb_cli_str(sb, "id"));
 		}
 	} else {
 		print_table(shown);

@@ -9,22 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int remove_one(struct rb_cli *cli, const char *id, bool force, cJSON *out)
+static int remove_one(struct rb_cli *cli, const char *id, void *userdata)
 {
-	_cleanup_free_ char *esc = rb_cli_escape(id);
-	_cleanup_free_ char *path = NULL;
+	struct rb_cli_removal *rm = userdata;
+	_cleanup_free_ char *path = rb_cli_api_path("/api/v1/sandboxes/", id, NULL);
 	_cleanup_json_ cJSON *sb = NULL;
 	const cJSON *state;
 	int rc;
 
-	if (!esc || asprintf(&path, "/api/v1/sandboxes/%s", esc) < 0)
+	if (!path)
 		return RB_EXIT_API;
 	rc = rb_cli_call(cli, "GET", path, NULL, &sb);
 	if (rc != RB_EXIT_OK)
 		return rc;
 	state = cJSON_GetObjectItemCaseSensitive(sb, "state");
 	if (cJSON_IsString(state) && strcmp(state->valuestring, "terminated")) {
-		if (!force) {
+		if (!rm->force) {
 			fprintf(stderr,
 				"runbox: sandbox %s is %s: terminate it with runbox rm -f %s\n", id,
 				state->valuestring, id);
@@ -37,53 +37,40 @@ static int remove_one(struct rb_cli *cli, const char *id, bool force, cJSON *out
 			return rc;
 	}
 	if (cli->json)
-		cJSON_AddItemToArray(out, TAKE_PTR(sb));
+		cJSON_AddItemToArray(rm->out, TAKE_PTR(sb));
 	else
 		puts(id);
 	return RB_EXIT_OK;
 }
 
-static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
+int rb_cli_remove(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv,
+		  rb_cli_each_fn fn)
 {
 	static const struct option opts[] = {
 	    {"force", no_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *out = cJSON_CreateArray();
-	bool force = false;
-	int c, rc = RB_EXIT_OK;
+	struct rb_cli_removal rm = {.out = out};
+	int c, rc;
 
 	if (!out)
 		return RB_EXIT_API;
-	while ((c = rb_cli_getopt(self, argc, argv, "fh", opts)) != -1) {
-		switch (c) {
-		case 'f':
-			force = true;
-			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
-		default:
-			return RB_EXIT_USAGE;
-		}
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "f", opts)) != -1) {
+		if (c != 'f')
+			return rb_cli_opt_exit(c);
+		rm.force = true;
 	}
-	if (optind >= argc)
-		return rb_cli_usage_error(self, "rm needs at least one sandbox id");
-	for (int i = optind; i < argc; i++) {
-		int r = remove_one(cli, argv[i], force, out);
-
-		if (r == RB_EXIT_UNREACHABLE)
-			return r;
-		if (r != RB_EXIT_OK)
-			rc = r;
-	}
-	if (cli->json)
+	rc = rb_cli_each(cli, argc, argv, fn, &rm);
+	if (rc != RB_EXIT_UNREACHABLE && cli->json)
 		rb_cli_print_json(out);
 	return rc;
+}
+
+static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
+{
+	return rb_cli_remove(cli, self, argc, argv, remove_one);
 }
 
 const struct rb_cli_verb rb_cli_verb_rm = {
@@ -94,4 +81,7 @@ const struct rb_cli_verb rb_cli_verb_rm = {
     .summary = "Terminate sandboxes",
     .help = "  -f, --force   terminate a running sandbox (without it, rm refuses one)\n"
 	    "      --json    print the sandboxes as JSON\n",
+    .min_args = 1,
+    .max_args = -1,
+    .needs = "at least one sandbox id",
 };

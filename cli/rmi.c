@@ -19,60 +19,31 @@ static void print_removed(const cJSON *removed)
 		printf("Deleted: %s\n", deleted->valuestring);
 }
 
+static int remove_one(struct rb_cli *cli, const char *ref, void *userdata)
+{
+	struct rb_cli_removal *rm = userdata;
+	_cleanup_free_ char *path =
+	    rb_cli_api_path("/api/v1/images/", ref, rm->force ? "?force=true" : "?force=false");
+	_cleanup_json_ cJSON *answer = NULL;
+	cJSON *removed;
+	int rc;
+
+	if (!path)
+		return RB_EXIT_API;
+	rc = rb_cli_call(cli, "DELETE", path, NULL, &answer);
+	if (rc != RB_EXIT_OK)
+		return rc;
+	removed = cJSON_GetObjectItemCaseSensitive(answer, "removed");
+	if (cli->json)
+		cJSON_AddItemToArray(rm->out, cJSON_Duplicate(removed, 1));
+	else
+		print_removed(removed);
+	return RB_EXIT_OK;
+}
+
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"force", no_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	_cleanup_json_ cJSON *all = cJSON_CreateArray();
-	bool force = false;
-	int c, rc = RB_EXIT_OK;
-
-	while ((c = rb_cli_getopt(self, argc, argv, "fh", opts)) != -1) {
-		switch (c) {
-		case 'f':
-			force = true;
-			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
-		default:
-			return RB_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc)
-		return rb_cli_usage_error(self, "rmi needs at least one image");
-	for (int i = optind; i < argc; i++) {
-		_cleanup_free_ char *ref = rb_cli_escape(argv[i]);
-		_cleanup_free_ char *path = NULL;
-		_cleanup_json_ cJSON *answer = NULL;
-		cJSON *removed;
-		int r;
-
-		if (!ref || asprintf(&path, "/api/v1/images/%s?force=%s", ref,
-				     force ? "true" : "false") < 0)
-			return RB_EXIT_API;
-		r = rb_cli_call(cli, "DELETE", path, NULL, &answer);
-		if (r == RB_EXIT_UNREACHABLE)
-			return r;
-		if (r != RB_EXIT_OK) {
-			rc = r;
-			continue;
-		}
-		removed = cJSON_GetObjectItemCaseSensitive(answer, "removed");
-		if (cli->json)
-			cJSON_AddItemToArray(all, cJSON_Duplicate(removed, 1));
-		else
-			print_removed(removed);
-	}
-	if (cli->json)
-		rb_cli_print_json(all);
-	return rc;
+	return rb_cli_remove(cli, self, argc, argv, remove_one);
 }
 
 const struct rb_cli_verb rb_cli_verb_rmi = {
@@ -83,4 +54,7 @@ const struct rb_cli_verb rb_cli_verb_rmi = {
     .summary = "Remove images",
     .help = "  -f, --force   untag even an image a sandbox uses\n"
 	    "      --json    print what was removed as JSON\n",
+    .min_args = 1,
+    .max_args = -1,
+    .needs = "at least one image",
 };

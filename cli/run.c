@@ -5,6 +5,7 @@
  * terminates the sandbox before we exit 128+N.
  */
 #include "cli.h"
+#include "attach.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +59,7 @@ static void *guard_main(void *arg)
 		return NULL; /* the main thread sees g->sig once it has made the sandbox */
 	/* hold stderr: the exec's stream, cut short by the termination, must not report it */
 	flockfile(stderr);
+	rb_cli_attach_restore(); /* our terminal, if -t made it raw */
 	on_signal(g, id);
 	fflush(stdout);
 	fflush(stderr);
@@ -107,13 +109,12 @@ static int guard_stop(struct guard *g)
 /* The image's entrypoint followed by CMD (or, without one, the image's cmd; or /bin/sh). */
 static int command_argv(struct rb_cli *cli, const char *image, char **cmd, int n, cJSON *args)
 {
-	_cleanup_free_ char *ref = rb_cli_escape(image);
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = rb_cli_api_path("/api/v1/images/", image, NULL);
 	_cleanup_json_ cJSON *img = NULL;
 	const cJSON *config, *entrypoint, *icmd, *s;
 	int rc;
 
-	if (!ref || asprintf(&path, "/api/v1/images/%s", ref) < 0)
+	if (!path)
 		return RB_EXIT_API;
 	rc = rb_cli_call(cli, "GET", path, NULL, &img);
 	if (rc != RB_EXIT_OK)
@@ -147,64 +148,50 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	    RB_CLI_SANDBOX_LONGOPTS,
 	    {"rm", no_argument, NULL, OPT_RM},
 	    {"interactive", no_argument, NULL, 'i'},
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"tty", no_argument, NULL, 't'},
+	    RB_CLI_OPT_JSON,
+	    RB_CLI_OPTS_END,
 	};
 	_cleanup_json_ cJSON *config = cJSON_CreateObject();
 	_cleanup_json_ cJSON *req = cJSON_CreateObject();
-	_cleanup_free_ char *input = NULL, *id = NULL;
+	_cleanup_free_ char *id = NULL;
+	struct rb_cli_cmd_opts cmd = RB_CLI_CMD_OPTS_INIT;
 	struct guard g = {.cli = cli};
-	long timeout = RB_CLI_EXEC_MAX_TIMEOUT_MS;
-	bool interactive = false;
-	int c, rc, sig;
+	bool tty = false;
+	int c, rc, sig, attach;
 
 	if (!config || !req)
 		return RB_EXIT_API;
-	while ((c = rb_cli_getopt_in_order(self, argc, argv, "hi" RB_CLI_SANDBOX_SHORTOPTS,
-					   opts)) != -1) {
+	/* '+': the flags end at the image, what follows is the command's */
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "+it" RB_CLI_SANDBOX_SHORTOPTS, opts)) !=
+	       -1) {
 		rc = rb_cli_sandbox_opt(self, config, c, optarg);
+		if (rc == 0)
+			rc = rb_cli_cmd_opt(self, &cmd, c, optarg);
 		if (rc < 0)
 			return -rc;
 		if (rc)
 			continue;
-		switch (c) {
-		case OPT_RM:
-			g.rm = true;
-			break;
-		case 'i':
-			interactive = true;
-			break;
-		case RB_OPT_TIMEOUT:
-			if (rb_cli_parse_ms(self, "--timeout", optarg, RB_CLI_EXEC_MAX_TIMEOUT_MS,
-					    &timeout))
-				return RB_EXIT_USAGE;
-			break;
-		case RB_OPT_JSON:
-			cli->json = true;
-			break;
-		case 'h':
-			return RB_EXIT_OK;
-		default:
-			return RB_EXIT_USAGE;
+		if (c == 't') {
+			tty = true;
+			continue;
 		}
+		if (c != OPT_RM)
+			return rb_cli_opt_exit(c);
+		g.rm = true;
 	}
-	if (optind >= argc)
-		return rb_cli_usage_error(self, "run needs an image");
+	if ((attach = rb_cli_attach_mode(self, cli, cmd.interactive, tty)) < 0)
+		return -attach;
 	cJSON_AddStringToObject(config, "image", argv[optind]);
-	cJSON_AddNumberToObject(config, "timeoutMs", (double)(timeout + SANDBOX_GRACE_MS));
+	cJSON_AddNumberToObject(config, "timeoutMs", (double)(cmd.timeout_ms + SANDBOX_GRACE_MS));
 	/* the image first: an unknown one fails here, before anything is made (and a daemon
 	 * we start ourselves starts before our signals are blocked) */
 	rc = command_argv(cli, argv[optind], argv + optind + 1, argc - optind - 1,
 			  cJSON_AddArrayToObject(req, "argv"));
+	if (rc == RB_EXIT_OK && !attach)
+		rc = rb_cli_cmd_request(req, &cmd);
 	if (rc != RB_EXIT_OK)
 		return rc;
-	cJSON_AddNumberToObject(req, "timeoutMs", (double)timeout);
-	if (interactive) {
-		if ((rc = rb_cli_read_stdin(&input)) != RB_EXIT_OK)
-			return rc;
-		cJSON_AddStringToObject(req, "stdin", input);
-	}
 
 	if ((rc = guard_start(&g)) != RB_EXIT_OK)
 		return rc;
@@ -221,7 +208,8 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 		on_signal(&g, id);
 		return RB_EXIT_SIGNAL + sig;
 	}
-	rc = rb_cli_exec_stream(cli, id, req, cli->json);
+	rc = attach ? rb_cli_attach(cli, id, req, cmd.timeout_ms, cmd.interactive, tty)
+		    : rb_cli_exec_stream(cli, id, req, cli->json);
 	sig = guard_stop(&g);
 	if (g.rm)
 		rb_cli_sandbox_terminate(cli, id);
@@ -238,10 +226,11 @@ const struct rb_cli_verb rb_cli_verb_run = {
     .summary = "Run a command in a new sandbox",
     .help = "      --rm            terminate the sandbox when the command ends (or we are "
 	    "interrupted)\n"
-	    "  -i, --interactive   send our standard input (read to its end first) to the "
-	    "command\n" RB_CLI_SANDBOX_HELP
-	    "      --timeout MS    kill the command after MS milliseconds, exit 124 "
-	    "(default and most: 300000)\n"
-	    "      --json          print the result (stdout, stderr, exitCode...) as JSON at the "
-	    "end\n",
+	    "  -i, --interactive   send our standard input to the command as it comes (with "
+	    "--json: read to its end first)\n"
+	    "  -t, --tty           a terminal inside for the command (ours raw "
+	    "meanwhile)\n" RB_CLI_SANDBOX_HELP RB_CLI_CMD_HELP,
+    .min_args = 1,
+    .max_args = -1,
+    .needs = "an image",
 };

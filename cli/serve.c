@@ -1,6 +1,7 @@
 /* runbox serve: run the daemon in the foreground. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdint.h>
@@ -19,11 +20,55 @@ enum {
 	OPT_BUSYBOX,
 	OPT_DEFAULT_PIDS,
 	OPT_EXEC_OUTPUT_MAX,
+	OPT_CONFIG,
+	OPT_DEFAULT_NETWORK,
+	OPT_NETWORK_POOL,
+	OPT_KEEP_IP_FORWARD,
+	OPT_DNS_UPSTREAM,
+	OPT_STOP_SANDBOXES,
+	OPT_KEEP_TERMINATED,
 };
+
+/* A duration in seconds: 3600, 90m, 24h, 7d; or "forever" (-1). */
+static int parse_duration(const char *s, long long *out)
+{
+	char *end;
+	long long n;
+
+	if (!strcmp(s, "forever")) {
+		*out = -1;
+		return 0;
+	}
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || end == s || n < 1)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		n *= 60;
+		break;
+	case 'h':
+		n *= 3600;
+		break;
+	case 'd':
+		n *= 86400;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
 
 /* A count, optionally with a binary suffix: 512, 64k, 10G. */
 static int parse_count(const char *s, uint64_t max, uint64_t *out)
 {
+	static const char units[] = "kmgt";
 	unsigned long long v;
 	uint64_t mult = 1;
 	char *end;
@@ -32,30 +77,13 @@ static int parse_count(const char *s, uint64_t max, uint64_t *out)
 	v = strtoull(s, &end, 10);
 	if (end == s || errno || s[0] == '-')
 		return -1;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		mult = 1ull << 10;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1ull << 20;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1ull << 30;
-		break;
-	case 't':
-	case 'T':
-		mult = 1ull << 40;
-		break;
-	default:
-		return -1;
+	if (*end) {
+		const char *unit = strchr(units, tolower((unsigned char)*end));
+
+		if (!unit || end[1])
+			return -1;
+		mult = 1ull << (10 * (unit - units + 1));
 	}
-	if (*end && end[1])
-		return -1;
 	if (v > max / mult)
 		return -1;
 	*out = v * mult;
@@ -111,16 +139,25 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	    {"busybox", required_argument, NULL, OPT_BUSYBOX},
 	    {"default-pids", required_argument, NULL, OPT_DEFAULT_PIDS},
 	    {"exec-output-max", required_argument, NULL, OPT_EXEC_OUTPUT_MAX},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"default-network", required_argument, NULL, OPT_DEFAULT_NETWORK},
+	    {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
+	    {"keep-ip-forward", no_argument, NULL, OPT_KEEP_IP_FORWARD},
+	    {"stop-sandboxes", no_argument, NULL, OPT_STOP_SANDBOXES},
+	    {"keep-terminated", required_argument, NULL, OPT_KEEP_TERMINATED},
+	    {"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
+	    RB_CLI_OPTS_END,
 	};
 	struct rb_rt_config cfg = {.socket_gid = -1};
+	struct rb_net_config net;
 	struct rb_error err;
 	uint64_t n;
 	int c;
 
 	rb_image_limits_default(&cfg.limits);
-	while ((c = rb_cli_getopt(self, argc, argv, "h", opts)) != -1) {
+	rb_net_config_default(&net);
+	cfg.net = &net;
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "", opts)) != -1) {
 		switch (c) {
 		case RB_OPT_SOCKET:
 		case RB_OPT_STATE_DIR:
@@ -169,14 +206,40 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 							  optarg);
 			cfg.exec_output_max = (size_t)n;
 			break;
-		case 'h':
-			return RB_EXIT_OK;
+		case OPT_CONFIG:
+			cfg.config_path = optarg; /* docs/config.md */
+			break;
+		case OPT_DEFAULT_NETWORK: /* docs/network.md */
+			if (rb_net_mode_parse(optarg, &net.default_mode) < 0)
+				return rb_cli_usage_error(
+				    self, "--default-network is none or private, not %s", optarg);
+			break;
+		case OPT_NETWORK_POOL:
+			rb_error_clear(&err);
+			if (rb_net_pool_parse(optarg, &net, &err) < 0)
+				return rb_cli_usage_error(self, "--network-pool: %s", err.msg);
+			break;
+		case OPT_KEEP_IP_FORWARD:
+			net.keep_ip_forward = true;
+			break;
+		case OPT_STOP_SANDBOXES:
+			cfg.stop_sandboxes = true;
+			break;
+		case OPT_KEEP_TERMINATED:
+			if (parse_duration(optarg, &cfg.keep_terminated_s) < 0)
+				return rb_cli_usage_error(self,
+							  "--keep-terminated needs a duration such "
+							  "as 3600, 90m, 24h, 7d, or forever");
+			break;
+		case OPT_DNS_UPSTREAM:
+			rb_error_clear(&err);
+			if (rb_net_dns_upstream_parse(optarg, &net, &err) < 0)
+				return rb_cli_usage_error(self, "--dns-upstream: %s", err.msg);
+			break;
 		default:
-			return RB_EXIT_USAGE;
+			return rb_cli_opt_exit(c);
 		}
 	}
-	if (optind < argc)
-		return rb_cli_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
 	cfg.socket_path = cli->socket_path;
 	cfg.state_dir = cli->state_dir;
 	rb_error_clear(&err);
@@ -191,7 +254,7 @@ const struct rb_cli_verb rb_cli_verb_serve = {
     .name = "serve",
     .run = run,
     .needs_daemon = false,
-    .usage = "serve [--socket PATH] [--state-dir DIR] [--group NAME] [LIMITS...]",
+    .usage = "serve [--socket PATH] [--state-dir DIR] [--group NAME] [--config FILE] [LIMITS...]",
     .summary = "Run the daemon in the foreground",
     .help = "      --socket PATH             listen here\n"
 	    "      --state-dir DIR           keep state here (one daemon per directory)\n"
@@ -202,5 +265,19 @@ const struct rb_cli_verb rb_cli_verb_serve = {
 	    "      --max-path-length N       bytes in a layer entry's path\n"
 	    "      --busybox PATH            static busybox for the default image\n"
 	    "      --default-pids N          a sandbox's pids limit (default 4096)\n"
-	    "      --exec-output-max N       bytes kept of each exec stream (default 1M)\n",
+	    "      --exec-output-max N       bytes kept of each exec stream (default 1M)\n"
+	    "      --stop-sandboxes          terminate the sandboxes when the daemon stops (by\n"
+	    "                                default they keep running and are taken back by\n"
+	    "                                the next daemon on the same state directory)\n"
+	    "      --keep-terminated DURATION  how long terminated sandboxes stay listed\n"
+	    "                                (default 24h; 3600, 90m, 7d, forever)\n"
+	    "      --config FILE             the configuration file (env RUNBOX_CONFIG; default\n"
+	    "                                /etc/runbox/config.json when it exists)\n"
+	    "      --default-network MODE    none (default) or private, for sandboxes that\n"
+	    "                                do not say (docs/network.md)\n"
+	    "      --network-pool CIDR       private sandboxes' addresses (default 10.88.0.0/16)\n"
+	    "      --keep-ip-forward         never set net.ipv4.ip_forward: private mode fails\n"
+	    "                                while it is off\n"
+	    "      --dns-upstream ADDR[:PORT]  the DNS proxy asks this resolver (repeatable, up\n"
+	    "                                to 4; default: /etc/resolv.conf's nameservers)\n",
 };

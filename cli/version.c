@@ -7,24 +7,13 @@
 
 static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, RB_OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
+	static const struct option opts[] = {RB_CLI_OPT_JSON, RB_CLI_OPTS_END};
 	_cleanup_json_ cJSON *info = NULL, *out = NULL;
 	const cJSON *server;
 	int c;
 
-	while ((c = rb_cli_getopt(self, argc, argv, "h", opts)) != -1) {
-		if (c == 'h')
-			return RB_EXIT_OK;
-		if (c != RB_OPT_JSON)
-			return RB_EXIT_USAGE;
-		cli->json = true;
-	}
-	if (optind < argc)
-		return rb_cli_usage_error(self, "unexpected argument \"%s\"", argv[optind]);
+	while ((c = rb_cli_getopt(cli, self, argc, argv, "", opts)) != -1)
+		return rb_cli_opt_exit(c);
 	cli->quiet_unreachable = true;
 	if (rb_cli_call(cli, "GET", "/api/v1/info", NULL, &info) != RB_EXIT_OK)
 		info = NULL;

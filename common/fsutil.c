@@ -202,3 +202,18 @@ void rb_format_time(long long ms, char buf[32])
 	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
+
+int rb_parse_time(const char *s, long long *ms)
+{
+	struct tm tm = {0};
+	int msec = 0, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &msec, &n) != 7 ||
+	    s[n] != '\0')
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ms = (long long)timegm(&tm) * 1000 + msec;
+	return 0;
+}

@@ -22,6 +22,8 @@ char *rb_path_join(const char *a, const char *b);
 int rb_random_id(char *buf, size_t n);
 /* RFC 3339 UTC timestamp with milliseconds of a CLOCK_REALTIME time in ms. */
 void rb_format_time(long long ms, char buf[32]);
+/* The form rb_format_time writes, back to ms since the epoch; -EINVAL for any other. */
+int rb_parse_time(const char *s, long long *ms);
 long long rb_now_ms(void);
 
 #endif

@@ -217,7 +217,7 @@ struct spawner {
 
 #if defined(__x86_64__)
 #define SPAWN_SHARED_VM 1
-#define SPAWN_STACK (128 << 10)
+#define SPAWN_STACK	(128 << 10)
 
 /* clone3 onto the stack in ca, running fn(arg) there; glibc has no wrapper for it. The child
  * never returns into C code of ours: it calls fn and exits with its value. */
@@ -247,7 +247,7 @@ static long clone3_run(struct clone_args *ca, int (*fn)(void *), void *arg)
 }
 #else
 #define SPAWN_SHARED_VM 0
-#define SPAWN_STACK 0
+#define SPAWN_STACK	0
 #endif
 
 /* The spawner thread: clones, and with a shared memory stays asleep until the child executes

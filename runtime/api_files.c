@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "common/fsutil.h"
+#include "events.h"
 #include "sandbox.h"
 
 /* The path asked for, absolute (a relative one is taken from the sandbox's workdir). */
@@ -43,11 +44,12 @@ static void file_req_done(struct rb_rt_req *req, struct file_req *f)
 	free(f->path);
 }
 
-/* Hold the sandbox and resolve ?path= (or the body's "path"). */
-static int begin(struct rb_rt_req *req, const char *body_path, struct file_req *f,
-		 struct rb_error *err)
+/* Hold the sandbox (resumed first on autoResume) and resolve ?path= (or the body's "path"). */
+static int begin(struct rb_rt_req *req, const cJSON *body, const char *body_path,
+		 struct file_req *f, struct rb_error *err)
 {
 	_cleanup_free_ char *q = NULL;
+	bool resume = false;
 	int r;
 
 	memset(f, 0, sizeof(*f));
@@ -57,7 +59,12 @@ static int begin(struct rb_rt_req *req, const char *body_path, struct file_req *
 			return r;
 		body_path = q;
 	}
-	r = rb_rt_sandbox_hold(req->srv->sandboxes, req->params[0], &f->sb, err);
+	r = rb_rt_auto_resume(req, body, &resume, err);
+	if (r < 0)
+		return r;
+	r = rb_rt_sandbox_hold_as(req->srv->sandboxes, req->params[0],
+				  resume ? RB_RT_HOLD_AUTO_RESUME : RB_RT_HOLD_RUNNING, &f->sb,
+				  err);
 	if (r < 0)
 		return r;
 	return sandbox_path(req, f->sb, body_path, &f->path, err);
@@ -109,7 +116,7 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL, *b64 = NULL;
 	cJSON *body;
-	int r = begin(req, NULL, &f, err), n;
+	int r = begin(req, NULL, NULL, &f, err), n;
 
 	if (r == 0)
 		r = rb_iso_file_open(f.sb->iso.ctl, f.path, O_RDONLY, 0, 0, &fd, &st, err);
@@ -124,6 +131,7 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 			fd = -1;
 			r = rb_rt_reply(req, 200, resp, "application/octet-stream");
 		}
+		rb_rt_ev_file(RB_EV_FILE_READ, f.sb, f.path, st.size, r < 0 ? err : NULL);
 		file_req_done(req, &f);
 		return r;
 	}
@@ -133,6 +141,7 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 		    "%s is %lld bytes: ask for it with Accept: application/octet-stream", f.path,
 		    (long long)st.size);
 	if (r < 0) {
+		rb_rt_ev_file(RB_EV_FILE_READ, f.sb, f.path, RB_EV_SIZE_NONE, err);
 		file_req_done(req, &f);
 		return r;
 	}
@@ -158,6 +167,7 @@ int rb_rt_api_file_read(struct rb_rt_req *req, struct rb_error *err)
 		cJSON_AddStringToObject(body, "content", b64);
 		cJSON_AddStringToObject(body, "encoding", "base64");
 	}
+	rb_rt_ev_file(RB_EV_FILE_READ, f.sb, f.path, n, NULL);
 	file_req_done(req, &f);
 	return rb_rt_reply_json(req, 200, body);
 }
@@ -223,7 +233,7 @@ int rb_rt_api_file_upload_open(struct rb_rt_req *req, struct rb_error *err)
 		mode = (mode_t)m;
 	}
 	if (r == 0)
-		r = begin(req, NULL, f, err);
+		r = begin(req, NULL, NULL, f, err);
 	if (r == 0)
 		r = rb_iso_file_open(f->sb->iso.ctl, f->path, O_WRONLY | O_CREAT | O_TRUNC, mode, 1,
 				     &req->upload_fd, NULL, err);
@@ -238,6 +248,8 @@ int rb_rt_api_file_write(struct rb_rt_req *req, struct rb_error *err)
 		struct file_req *f = req->upload_ctx;
 		cJSON *body;
 
+		rb_rt_ev_file(RB_EV_FILE_CREATED, f->sb, f->path, (long long)req->upload_bytes,
+			      req->upload_failed ? &req->upload_err : NULL);
 		if (req->upload_failed) {
 			*err = req->upload_err;
 			return rb_error_wrap(err, "%s", f->path);
@@ -289,7 +301,7 @@ static int write_json(struct rb_rt_req *req, struct rb_error *err)
 						 "field \"content\" is not valid base64");
 		content = (const char *)bin;
 	}
-	r = begin(req, path, &f, err);
+	r = begin(req, in, path, &f, err);
 	if (r == 0)
 		r = rb_iso_file_open(f.sb->iso.ctl, f.path, O_WRONLY | O_CREAT | O_TRUNC, mode, 1,
 				     &fd, NULL, err);
@@ -307,6 +319,7 @@ static int write_json(struct rb_rt_req *req, struct rb_error *err)
 	}
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = rb_error_sys(err, errno, RB_INTERNAL_ERROR, "chmod %s", f.path);
+	rb_rt_ev_file(RB_EV_FILE_CREATED, f.sb, f.path, (long long)len, r < 0 ? err : NULL);
 	if (r < 0) {
 		file_req_done(req, &f);
 		return r;
@@ -346,7 +359,7 @@ int rb_rt_api_file_list(struct rb_rt_req *req, struct rb_error *err)
 	struct file_req f;
 	struct list_ctx c = {0};
 	cJSON *body;
-	int r = begin(req, NULL, &f, err);
+	int r = begin(req, NULL, NULL, &f, err);
 
 	if (r < 0) {
 		file_req_done(req, &f);
@@ -371,7 +384,7 @@ int rb_rt_api_file_exists(struct rb_rt_req *req, struct rb_error *err)
 	struct file_req f;
 	struct rb_iso_stat st;
 	cJSON *body;
-	int r = begin(req, NULL, &f, err);
+	int r = begin(req, NULL, NULL, &f, err);
 
 	if (r == 0) {
 		r = rb_iso_file_stat(f.sb->iso.ctl, f.path, &st, err);
@@ -396,11 +409,12 @@ int rb_rt_api_file_delete(struct rb_rt_req *req, struct rb_error *err)
 
 	if (r < 0)
 		return r;
-	r = begin(req, NULL, &f, err);
+	r = begin(req, NULL, NULL, &f, err);
 	if (r == 0 && !strcmp(f.path, "/"))
 		r = rb_rt_field_error(req, err, "path", "the root cannot be deleted");
 	if (r == 0)
 		r = rb_iso_file_remove(f.sb->iso.ctl, f.path, recursive, err);
+	rb_rt_ev_file(RB_EV_FILE_DELETED, f.sb, f.path, RB_EV_SIZE_NONE, r < 0 ? err : NULL);
 	file_req_done(req, &f);
 	if (r < 0)
 		return r;
@@ -423,9 +437,10 @@ int rb_rt_api_file_mkdir(struct rb_rt_req *req, struct rb_error *err)
 	if (rec && !cJSON_IsNull(rec) && !cJSON_IsBool(rec))
 		return rb_rt_field_error(req, err, "recursive",
 					 "field \"recursive\" must be a boolean");
-	r = begin(req, path, &f, err);
+	r = begin(req, in, path, &f, err);
 	if (r == 0)
 		r = rb_iso_file_mkdir(f.sb->iso.ctl, f.path, cJSON_IsTrue(rec), err);
+	rb_rt_ev_file(RB_EV_FILE_CREATED, f.sb, f.path, RB_EV_SIZE_DIR, r < 0 ? err : NULL);
 	file_req_done(req, &f);
 	if (r < 0)
 		return r;

@@ -1,5 +1,6 @@
 /* The daemon's own routes: health and info. */
 #include "runtime-internal.h"
+#include "events.h"
 
 #include <unistd.h>
 
@@ -22,5 +23,6 @@ int rb_rt_api_info(struct rb_rt_req *req, struct rb_error *err)
 	cJSON_AddNumberToObject(body, "pid", (double)getpid());
 	cJSON_AddBoolToObject(body, "rootless", geteuid() != 0);
 	rb_rt_host_to_json(&srv->host, body);
+	rb_rt_ev_info_json(body);
 	return rb_rt_reply_json(req, 200, body);
 }

@@ -22,6 +22,13 @@ const struct rb_rt_route rb_rt_routes[] = {
     {"GET", "/api/v1/sandboxes/{id}/files/list", rb_rt_api_file_list, 0, NULL},
     {"GET", "/api/v1/sandboxes/{id}/files/exists", rb_rt_api_file_exists, 0, NULL},
     {"POST", "/api/v1/sandboxes/{id}/files/mkdir", rb_rt_api_file_mkdir, 0, NULL},
+    {"POST", "/api/v1/sandboxes/{id}/pause", rb_rt_api_sandbox_pause, 0, NULL},
+    {"POST", "/api/v1/sandboxes/{id}/resume", rb_rt_api_sandbox_resume, 0, NULL},
+    {"GET", "/api/v1/sandboxes/{id}/metrics", rb_rt_api_sandbox_metrics, 0, NULL},
+    {"POST", "/api/v1/sandboxes/{id}/timeout", rb_rt_api_sandbox_timeout, 0, NULL},
+    {"GET", "/api/v1/sandboxes/{id}/network", rb_rt_api_sandbox_network_get, 0, NULL},
+    {"PATCH", "/api/v1/sandboxes/{id}/network", rb_rt_api_sandbox_network_patch, 0, NULL},
+    {"GET", "/api/v1/events", rb_rt_api_events, 0, NULL},
 };
 
 const size_t rb_rt_n_routes = RB_ARRAY_SIZE(rb_rt_routes);

@@ -32,6 +32,7 @@ struct rb_rt_server {
 	struct rb_rt_host host;
 	bool debug; /* RUNBOX_DEBUG: one log line per request */
 	atomic_int inflight;
+	atomic_bool stopping; /* the daemon drains: interactive sessions end (exec_attach.c) */
 };
 
 struct rb_rt_route;
@@ -62,6 +63,10 @@ struct rb_rt_req {
 	struct rb_error upload_err;
 	void *upload_ctx;
 	void (*upload_done)(struct rb_rt_req *req);
+	/* a handler's own state that must outlive its answer (an upgraded connection's), freed
+	 * with the request */
+	void *ctx;
+	void (*ctx_free)(void *ctx);
 };
 
 /* A handler answers with rb_rt_reply*() and returns 0, or returns a negative errno with err
@@ -129,6 +134,17 @@ int rb_rt_api_file_list(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_exists(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_delete(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_file_mkdir(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_pause(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_resume(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_metrics(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_timeout(struct rb_rt_req *req, struct rb_error *err);
+/* api_network.c */
+int rb_rt_api_sandbox_network_get(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_network_patch(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_events(struct rb_rt_req *req, struct rb_error *err); /* api_events.c */
+/* api_lifecycle.c: autoResume, from the JSON body's field when it has one (body may be NULL),
+ * else from the query (?autoResume=true). */
+int rb_rt_auto_resume(struct rb_rt_req *req, const cJSON *body, bool *out, struct rb_error *err);
 
 /* stream.c: an answer streamed as NDJSON lines, written by a worker thread */
 struct rb_rt_stream;

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "images/images.h"
+#include "netpolicy/netpolicy.h"
 
 #define RB_VERSION "0.1.0"
 
@@ -20,6 +21,15 @@ struct rb_rt_config {
 	const char *busybox;	/* for the default image; NULL: RB_DEFAULT_BUSYBOX */
 	size_t exec_output_max; /* bytes kept of each of an exec's streams; 0: 1 MiB */
 	uint64_t default_pids;	/* a sandbox's pids limit; 0: 4096 */
+	/* the configuration file (docs/config.md); NULL: $RUNBOX_CONFIG, or the default */
+	const char *config_path;
+	/* networking (docs/network.md); NULL: rb_net_config_default */
+	const struct rb_net_config *net;
+	/* at SIGTERM, terminate the sandboxes too; by default they keep running and a daemon
+	 * started again on the same state takes them back */
+	bool stop_sandboxes;
+	/* terminated sandboxes' records are kept that long (seconds); 0: 24 h; < 0: for ever */
+	long long keep_terminated_s;
 };
 
 /* Serve until SIGTERM/SIGINT, then finish what is in flight and return 0. */

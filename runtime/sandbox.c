@@ -15,18 +15,23 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "events.h"
 #include "images/images.h"
 #include "sandbox.h"
 
 #define MAX_SLOTS    16384
 #define MAX_METADATA 20
 
-static const char schema[] = "PRAGMA journal_mode=WAL;"
-			     "PRAGMA synchronous=NORMAL;"
-			     "CREATE TABLE IF NOT EXISTS sandboxes("
-			     " id TEXT PRIMARY KEY, state TEXT NOT NULL, image TEXT NOT NULL,"
-			     " created_at INTEGER NOT NULL, slot INTEGER, doc TEXT NOT NULL);"
-			     "CREATE INDEX IF NOT EXISTS sandboxes_state ON sandboxes(state);";
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS sandboxes("
+    " id TEXT PRIMARY KEY, state TEXT NOT NULL, image TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, slot INTEGER, doc TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS sandboxes_state ON sandboxes(state);"
+    /* where each live sandbox's agent is, for a daemon that restarts */
+    "CREATE TABLE IF NOT EXISTS agents("
+    " id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host_uid INTEGER NOT NULL);";
 
 static const char *const state_names[] = {"creating", "running", "paused", "terminated"};
 
@@ -78,6 +83,35 @@ static int save(struct rb_rt_sandboxes *m, const char *id, const char *state, co
 	return 0;
 }
 
+/* Where a sandbox's agent is (recover() needs it), or forget it. Caller holds m->lock. */
+static int save_agent(struct rb_rt_sandboxes *m, const struct rb_rt_sandbox *sb,
+		      struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(m->db,
+			       "INSERT OR REPLACE INTO agents(id, pid, host_uid) VALUES(?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_err(m, err, "prepare");
+	sqlite3_bind_text(st, 1, sb->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sb->iso.pid);
+	sqlite3_bind_int64(st, 3, sb->iso.host_uid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_err(m, err, "save an agent");
+	return 0;
+}
+
+static void forget_agent(struct rb_rt_sandboxes *m, const char *id)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(m->db, "DELETE FROM agents WHERE id=?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+	}
+}
+
 static void set_time(cJSON *doc, const char *key, long long ms)
 {
 	char when[32];
@@ -101,37 +135,62 @@ static void set_state(cJSON *doc, enum rb_rt_sb_state s)
 
 /* ---- open, close, recovery ---- */
 
-/* A daemon that died left sandboxes it can no longer drive: end them by their cgroups
- * (never by pid, which may have been reused) and mark them lost. */
-static void sweep_orphans(struct rb_rt_sandboxes *m)
+/* A sandbox the daemon cannot drive any more (its agent is gone, or it was being created when
+ * the daemon died): end it by its cgroups (never by pid, which may have been reused) and mark
+ * it lost. */
+static void sweep(struct rb_rt_sandboxes *m, const char *id, cJSON *doc, long long created)
+{
+	struct rb_iso_cgroup *cg = NULL;
+	struct rb_error err;
+
+	if (rb_iso_cgroup_load(&m->cg, id, &cg, &err) == 0) {
+		rb_iso_cgroup_kill_all(cg, &err);
+		rb_iso_cgroup_destroy(cg, &err);
+		rb_iso_cgroup_free(cg);
+	}
+	rb_image_release(m->store, id, &err);
+	forget_agent(m, id);
+	if (!doc)
+		return;
+	set_state(doc, RB_SB_TERMINATED);
+	set_time(doc, "terminatedAt", rb_now_ms());
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "terminationReason");
+	cJSON_AddStringToObject(doc, "terminationReason", "lost");
+	save(m, id, "terminated",
+	     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "image")), created, -1, doc,
+	     &err);
+}
+
+static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state state, cJSON **doc,
+		 long long created, long slot, struct rb_error *err);
+
+/* The sandboxes a previous daemon left: those whose agent still runs are taken back as they
+ * are (running or paused); the others are swept. */
+static void recover(struct rb_rt_sandboxes *m)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(
-		m->db, "SELECT id, doc, created_at FROM sandboxes WHERE state <> 'terminated'", -1,
-		&st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(m->db,
+			       "SELECT id, state, doc, created_at, slot FROM sandboxes"
+			       " WHERE state <> 'terminated'",
+			       -1, &st, NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 0);
-		_cleanup_sbjson_ cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
-		struct rb_iso_cgroup *cg = NULL;
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+		_cleanup_sbjson_ cJSON *doc = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
+		long long created = sqlite3_column_int64(st, 3);
+		long slot = sqlite3_column_type(st, 4) == SQLITE_NULL
+				? -1
+				: (long)sqlite3_column_int64(st, 4);
 		struct rb_error err;
+		enum rb_rt_sb_state s = !strcmp(state, "running")  ? RB_SB_RUNNING
+					: !strcmp(state, "paused") ? RB_SB_PAUSED
+								   : RB_SB_CREATING;
 
-		if (rb_iso_cgroup_load(&m->cg, id, &cg, &err) == 0) {
-			rb_iso_cgroup_kill_all(cg, &err);
-			rb_iso_cgroup_destroy(cg, &err);
-			rb_iso_cgroup_free(cg);
-		}
-		rb_image_release(m->store, id, &err);
-		if (!doc)
+		if (s != RB_SB_CREATING && doc && adopt(m, id, s, &doc, created, slot, &err) == 0)
 			continue;
-		set_state(doc, RB_SB_TERMINATED);
-		set_time(doc, "terminatedAt", rb_now_ms());
-		cJSON_DeleteItemFromObjectCaseSensitive(doc, "terminationReason");
-		cJSON_AddStringToObject(doc, "terminationReason", "lost");
-		save(m, id, "terminated",
-		     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "image")),
-		     sqlite3_column_int64(st, 2), -1, doc, &err);
+		sweep(m, id, doc, created);
 	}
 }
 
@@ -145,6 +204,9 @@ int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
 
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->settled, NULL);
+	pthread_cond_init(&m->timer_wake, NULL);
+	m->retention_ms = 24LL * 3600 * 1000;
 	m->store = store;
 	m->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	m->host_memory_mb = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit >> 20 : 4096;
@@ -171,7 +233,7 @@ int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
 	r = rb_iso_ctx_new(state_dir, &m->iso, err);
 	if (r < 0)
 		return r;
-	sweep_orphans(m);
+	recover(m);
 	return 0;
 }
 
@@ -180,6 +242,7 @@ static void sandbox_free(struct rb_rt_sandbox *sb)
 	if (!sb)
 		return;
 	rb_iso_sandbox_close(&sb->iso);
+	rb_net_sandbox_free(sb->net);
 	rb_iso_cgroup_free(sb->cg);
 	for (char **e = sb->env; e && *e; e++)
 		free(*e);
@@ -190,8 +253,30 @@ static void sandbox_free(struct rb_rt_sandbox *sb)
 	free(sb);
 }
 
+/* Its network lives in the daemon's table, which goes with the daemon. */
+static bool needs_daemon(const struct rb_rt_sandbox *sb)
+{
+	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(sb->doc, "network"), "mode"));
+
+	return mode && strcmp(mode, "none") != 0;
+}
+
 void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
 {
+	rb_rt_timers_stop(m);
+	/* Sandboxes outlive the daemon unless told otherwise: a daemon started again takes them
+	 * back (recover()). Only the handles go here; the agents keep running. */
+	for (size_t i = 0; !m->stop_on_close && i < m->n_live;) {
+		struct rb_rt_sandbox *sb = m->live[i];
+
+		if (needs_daemon(sb)) {
+			i++;
+			continue;
+		}
+		m->live[i] = m->live[--m->n_live];
+		sandbox_free(sb);
+	}
 	while (m->n_live > 0) {
 		struct rb_error err;
 		char id[16];
@@ -207,9 +292,12 @@ void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
 	}
 	free(m->live);
 	free(m->slots);
+	rb_net_ctx_free(m->net);
 	rb_iso_ctx_free(m->iso);
 	if (m->db)
 		sqlite3_close(m->db);
+	pthread_cond_destroy(&m->settled);
+	pthread_cond_destroy(&m->timer_wake);
 	pthread_mutex_destroy(&m->lock);
 }
 
@@ -418,6 +506,8 @@ static cJSON *make_doc(const char *id, const struct sb_config *c, const char *wo
 	set_time(doc, "startedAt", -1);
 	set_time(doc, "pausedAt", -1);
 	set_time(doc, "terminatedAt", -1);
+	/* when timeoutMs ends it (POST .../timeout moves it) */
+	set_time(doc, "expiresAt", now + (long long)c->timeout_ms);
 	return doc;
 }
 
@@ -451,6 +541,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	struct rb_rt_sandbox *sb = calloc(1, sizeof(*sb));
 	struct rb_image *img = NULL;
 	struct sb_config c;
+	struct rb_net_policy netp = {0};
 	struct rb_iso_cgroup_limits lim;
 	struct attach_ctx actx = {.err = err};
 	_cleanup_free_ char *resolv = NULL;
@@ -466,6 +557,11 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->iso.pidfd = sb->iso.ctl = sb->iso.upper_fd = -1;
 	sb->created_ms = now;
 	r = parse_config(m, config, &c, err);
+	if (r == 0)
+		r = rb_net_policy_parse(c.network, rb_net_ctx_config(m->net)->default_mode, &netp,
+					err);
+	if (r == 0)
+		r = rb_net_dns_check(m->net, &netp, err);
 	if (r < 0)
 		goto fail;
 	lim = (struct rb_iso_cgroup_limits){.memory_bytes = (uint64_t)c.memory_mb << 20,
@@ -494,6 +590,8 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->user = strdup(
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User")) ?: "");
 	sb->doc = make_doc(sb->id, &c, wd, now);
+	sb->expires_ms = now + (long long)c.timeout_ms;
+	sb->last_active_ms = now;
 	resolv = resolv_conf();
 	if (!sb->env || !sb->workdir || !sb->user || !sb->doc || !resolv) {
 		r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
@@ -513,6 +611,17 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	if (r < 0)
 		goto fail;
 	sb->slot = (uint32_t)slot;
+	{ /* private with the DNS proxy: the proxy on its gateway (docs/network.md) */
+		char *own = NULL;
+
+		r = rb_net_resolv_conf(m->net, &netp, sb->slot, &own, err);
+		if (r < 0)
+			goto fail;
+		if (own) {
+			free(resolv);
+			resolv = own;
+		}
+	}
 
 	r = rb_iso_cgroup_create(&m->cg, sb->id, &sb->cg, err);
 	if (r == 0)
@@ -536,6 +645,12 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	}
 	if (r < 0)
 		goto fail;
+	r = rb_net_sandbox_setup(m->net, &netp, sb->slot, sb->iso.pid, sb->iso.pidfd, &sb->net,
+				 err);
+	if (r < 0)
+		goto fail;
+	cJSON_ReplaceItemInObjectCaseSensitive(sb->doc, "network",
+					       rb_net_sandbox_policy_json(sb->net));
 	/* the working directory exists from the start, as the image's own would */
 	r = rb_iso_file_mkdir(sb->iso.ctl, sb->workdir, 1, err);
 	if (r < 0) {
@@ -550,6 +665,8 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	set_state(sb->doc, RB_SB_RUNNING);
 	set_time(sb->doc, "startedAt", rb_now_ms());
 	r = save(m, sb->id, "running", c.image, now, slot, sb->doc, err);
+	if (r == 0)
+		r = save_agent(m, sb, err);
 	if (r == 0) {
 		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
 
@@ -557,6 +674,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 			m->live = live;
 			m->live[m->n_live++] = sb;
 			sb->refs = 1;
+			rb_rt_ev_sandbox_created(sb->id, config, sb->created_ms);
 		} else {
 			r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 		}
@@ -573,7 +691,10 @@ fail:
 	{
 		struct rb_error ignored;
 
+		rb_rt_ev_sandbox_failed(sb->id, config, err);
 		rb_iso_kill(&sb->iso);
+		rb_net_sandbox_teardown(sb->net);
+		rb_net_policy_free(&netp);
 		if (sb->cg) {
 			rb_iso_cgroup_kill_all(sb->cg, &ignored);
 			rb_iso_cgroup_destroy(sb->cg, &ignored);
@@ -588,6 +709,7 @@ fail:
 				sqlite3_bind_text(st, 1, sb->id, -1, SQLITE_STATIC);
 				sqlite3_step(st);
 			}
+			forget_agent(m, sb->id);
 		}
 		pthread_mutex_unlock(&m->lock);
 		if (held)
@@ -698,34 +820,68 @@ int rb_rt_sandbox_list(struct rb_rt_sandboxes *m, const struct rb_rt_list_query 
 	return 0;
 }
 
+int rb_rt_sb_settle(struct rb_rt_sandboxes *m, const char *id, struct rb_rt_sandbox **out,
+		    struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct rb_rt_sandbox *sb;
+
+	/* a pause or resume ends within the cgroup timeout, and wakes us */
+	while ((sb = find_live(m, id, NULL)) && sb->busy)
+		pthread_cond_wait(&m->settled, &m->lock);
+	*out = sb;
+	if (sb)
+		return 0;
+	/* not live: terminated, or no such sandbox */
+	if (sqlite3_prepare_v2(m->db, "SELECT 1 FROM sandboxes WHERE id=?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_err(m, err, "prepare");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return not_found(id, err);
+	return rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is terminated", id);
+}
+
 int rb_rt_sandbox_hold(struct rb_rt_sandboxes *m, const char *id, struct rb_rt_sandbox **out,
 		       struct rb_error *err)
 {
+	return rb_rt_sandbox_hold_as(m, id, RB_RT_HOLD_RUNNING, out, err);
+}
+
+int rb_rt_sandbox_hold_as(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_hold how,
+			  struct rb_rt_sandbox **out, struct rb_error *err)
+{
 	struct rb_rt_sandbox *sb;
-	int r = 0;
+	int r;
 
-	pthread_mutex_lock(&m->lock);
-	sb = find_live(m, id, NULL);
-	if (sb && sb->state == RB_SB_RUNNING) {
-		sb->refs++;
-		*out = sb;
-	} else if (sb) {
-		r = rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is %s", id,
-				 state_names[sb->state]);
+	/* autoResume: a pause may slip in between the resume and the hold; try a few times */
+	for (int round = 0; round < 3; round++) {
+		pthread_mutex_lock(&m->lock);
+		r = rb_rt_sb_settle(m, id, &sb, err);
+		if (r == 0 && (sb->state == RB_SB_RUNNING ||
+			       (how == RB_RT_HOLD_LIVE && sb->state == RB_SB_PAUSED))) {
+			sb->refs++;
+			*out = sb;
+			pthread_mutex_unlock(&m->lock);
+			return 0;
+		}
+		if (r == 0 && !(how == RB_RT_HOLD_AUTO_RESUME && sb->state == RB_SB_PAUSED))
+			r = rb_error_set(err, EBUSY, RB_INVALID_STATE,
+					 sb->state == RB_SB_PAUSED
+					     ? "sandbox %s is paused: resume it first, or ask for "
+					       "autoResume"
+					     : "sandbox %s is %s",
+					 id, state_names[sb->state]);
+		pthread_mutex_unlock(&m->lock);
+		if (r < 0)
+			return r;
+		/* paused, and asked to resume: another resume winning the race is fine */
+		r = rb_rt_sandbox_resume(m, id, NULL, err);
+		if (r < 0 && err->code != RB_INVALID_STATE)
+			return rb_error_wrap(err, "autoResume");
 	}
-	pthread_mutex_unlock(&m->lock);
-	if (sb || r < 0)
-		return r;
-	/* not live: terminated, or no such sandbox */
-	{
-		cJSON *doc = NULL;
-		struct rb_error e2;
-
-		if (rb_rt_sandbox_get(m, id, &doc, &e2) < 0)
-			return not_found(id, err);
-		cJSON_Delete(doc);
-		return rb_error_set(err, EBUSY, RB_INVALID_STATE, "sandbox %s is terminated", id);
-	}
+	return rb_error_set(err, EBUSY, RB_INVALID_STATE,
+			    "sandbox %s was paused again while resuming it", id);
 }
 
 void rb_rt_sandbox_put(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb)
@@ -734,6 +890,7 @@ void rb_rt_sandbox_put(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb)
 
 	pthread_mutex_lock(&m->lock);
 	last = --sb->refs == 0;
+	sb->last_active_ms = rb_now_ms(); /* a request that used it ends: activity */
 	pthread_mutex_unlock(&m->lock);
 	if (last)
 		sandbox_free(sb);
@@ -746,11 +903,14 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 {
 	struct rb_rt_sandbox *sb;
 	struct rb_error ignored;
-	size_t index;
+	size_t index = 0;
+	bool paused;
 	int r;
 
 	pthread_mutex_lock(&m->lock);
-	sb = find_live(m, id, &index);
+	rb_rt_sb_settle(m, id, &sb, &ignored); /* a pause or resume under way ends first */
+	if (sb)
+		find_live(m, id, &index);
 	if (!sb) {
 		pthread_mutex_unlock(&m->lock);
 		/* already terminated (or unknown): the record answers */
@@ -763,11 +923,20 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 		return rb_rt_sandbox_get(m, id, out, err);
 	}
 	m->live[index] = m->live[--m->n_live];
+	paused = sb->state == RB_SB_PAUSED;
 	sb->state = RB_SB_TERMINATED;
 	pthread_mutex_unlock(&m->lock);
 
+	/* Paused: a v1 freezer holds back even SIGKILL, and pid 1 would never be reaped. Kill the
+	 * cgroup first (cgroup.kill reaches frozen tasks; v1 freezes, kills and thaws), then thaw,
+	 * so nothing runs again before it dies. */
+	if (paused) {
+		rb_iso_cgroup_kill_all(sb->cg, &ignored);
+		rb_iso_cgroup_thaw(sb->cg, &ignored);
+	}
 	/* pid 1 first (the kernel ends the namespace with it), then anything the cgroup holds */
 	rb_iso_kill(&sb->iso);
+	rb_net_sandbox_teardown(sb->net);
 	rb_iso_cgroup_kill_all(sb->cg, &ignored);
 	r = rb_iso_cgroup_destroy(sb->cg, err);
 	rb_image_release(m->store, sb->id, &ignored);
@@ -778,6 +947,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	set_time(sb->doc, "terminatedAt", rb_now_ms());
 	cJSON_DeleteItemFromObjectCaseSensitive(sb->doc, "terminationReason");
 	cJSON_AddStringToObject(sb->doc, "terminationReason", reason);
+	forget_agent(m, sb->id);
 	if (r == 0)
 		r = save(m, sb->id, "terminated",
 			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
@@ -785,6 +955,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	if (out)
 		*out = cJSON_Duplicate(sb->doc, 1);
 	pthread_mutex_unlock(&m->lock);
+	rb_rt_ev_sandbox_terminated(sb->id, reason, sb->created_ms);
 	rb_rt_sandbox_put(m, sb);
 	return r;
 }
@@ -799,4 +970,107 @@ bool rb_rt_sandbox_oom_check(struct rb_rt_sandbox *sb)
 		return false;
 	__atomic_store_n(&sb->oom_seen, st.oom_kills, __ATOMIC_RELAXED);
 	return true;
+}
+
+/* ---- shared with lifecycle.c ---- */
+
+void rb_rt_sb_set_state(struct rb_rt_sandbox *sb, enum rb_rt_sb_state s)
+{
+	sb->state = s;
+	set_state(sb->doc, s);
+	if (s == RB_SB_RUNNING)
+		sb->last_active_ms = rb_now_ms(); /* idleness counts from a resume */
+}
+
+void rb_rt_sb_set_time(cJSON *doc, const char *key, long long ms)
+{
+	set_time(doc, key, ms);
+}
+
+int rb_rt_sb_save(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err)
+{
+	return save(m, sb->id, state_names[sb->state],
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
+		    sb->created_ms, sb->slot, sb->doc, err);
+}
+
+const char *rb_rt_sb_state_name(enum rb_rt_sb_state s)
+{
+	return state_names[s];
+}
+
+/* ---- taking sandboxes back after a restart ---- */
+
+static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state state, cJSON **doc,
+		 long long created, long slot, struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	struct rb_rt_sandbox *sb = NULL, **live;
+	struct rb_image *img = NULL;
+	struct rb_error ignored;
+	const cJSON *net = cJSON_GetObjectItemCaseSensitive(*doc, "network");
+	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(net, "mode"));
+	const char *image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "image"));
+	const char *wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "workdir"));
+	char leaf[32];
+	pid_t pid;
+	uid_t host_uid;
+	int r;
+
+	/* its veth and rules went with the daemon's network table */
+	if (mode && strcmp(mode, "none") != 0)
+		return rb_error_set(err, ENOTSUP, RB_INTERNAL_ERROR,
+				    "%s networking is not taken back after a restart", mode);
+	if (slot <= 0 || (size_t)slot >= m->n_slots || m->slots[slot])
+		return rb_error_set(err, EINVAL, RB_INTERNAL_ERROR, "bad slot %ld", slot);
+	if (sqlite3_prepare_v2(m->db, "SELECT pid, host_uid FROM agents WHERE id=?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_err(m, err, "prepare");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return rb_error_set(err, ENOENT, RB_NOT_FOUND, "no agent recorded");
+	pid = (pid_t)sqlite3_column_int64(st, 0);
+	host_uid = (uid_t)sqlite3_column_int64(st, 1);
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	sb->iso.pidfd = sb->iso.ctl = sb->iso.upper_fd = -1;
+	snprintf(sb->id, sizeof(sb->id), "%s", id);
+	snprintf(leaf, sizeof(leaf), "runbox-%s", id);
+	r = rb_iso_cgroup_load(&m->cg, id, &sb->cg, err);
+	if (r == 0)
+		r = rb_iso_reattach(pid, leaf, host_uid, state == RB_SB_RUNNING, &sb->iso, err);
+	if (r < 0) {
+		sandbox_free(sb);
+		return r;
+	}
+	/* the image's Env and User, as at the create; the hold is the same (idempotent) */
+	if (image && rb_image_acquire(m->store, image, id, &img, &ignored) < 0)
+		img = NULL;
+	sb->env = merge_env(img ? cJSON_GetObjectItemCaseSensitive(img->config, "Env") : NULL,
+			    cJSON_GetObjectItemCaseSensitive(*doc, "env"));
+	sb->user = strdup(
+	    img ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User")) ?: ""
+		: "");
+	rb_image_free(img);
+	sb->workdir = strdup(wd ? wd : "/workspace");
+	live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
+	if (!sb->env || !sb->user || !sb->workdir || !live) {
+		if (live)
+			m->live = live;
+		sandbox_free(sb);
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	}
+	sb->state = state;
+	sb->slot = (uint32_t)slot;
+	sb->created_ms = created;
+	sb->expires_ms = rb_rt_sb_expiry(*doc, created);
+	sb->last_active_ms = rb_now_ms(); /* idleness starts again from the restart */
+	sb->doc = *doc;
+	*doc = NULL;
+	sb->refs = 1;
+	m->slots[slot] = 1;
+	m->live = live;
+	m->live[m->n_live++] = sb;
+	return 0;
 }

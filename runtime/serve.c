@@ -3,6 +3,7 @@
  * bind the socket, serve until SIGTERM/SIGINT, then drain in-flight requests and undo it all.
  */
 #include "runtime-internal.h"
+#include "events.h"
 #include "sandbox.h"
 
 #include <errno.h>
@@ -164,6 +165,7 @@ static void drain(struct rb_rt_server *srv, struct MHD_Daemon *d, int sig_fd,
 	MHD_socket lfd = MHD_quiesce_daemon(d);
 	struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
 
+	atomic_store(&srv->stopping, true);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
 	remove_socket(socket_path, sock_st);
@@ -206,7 +208,8 @@ static int open_store(struct rb_rt_server *srv, struct rb_image_store **store, s
 
 static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 {
-	/* cleanups run in reverse: listening socket, then store, then the lock, last */
+	/* cleanups run in reverse: listening socket, store, the lock, and the exporters last */
+	_cleanup_(rb_rt_exporters_stopp) struct rb_rt_exporters *exporters = NULL;
 	_cleanup_(lock_releasep) int lock_fd = -1;
 	_cleanup_(store_closep) struct rb_image_store *store = NULL;
 	_cleanup_close_ int listen_fd = -1;
@@ -218,7 +221,9 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	struct rb_error warn;
 	int r;
 
-	r = take_lock(cfg->state_dir, &lock_fd, err);
+	r = rb_rt_exporters_start(cfg, &exporters, err); /* a bad configuration stops us here */
+	if (r == 0)
+		r = take_lock(cfg->state_dir, &lock_fd, err);
 	if (r < 0)
 		return r;
 	rb_error_clear(&warn);
@@ -243,6 +248,22 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	}
 	if (cfg->default_pids)
 		sandboxes.default_pids = cfg->default_pids;
+	{
+		struct rb_net_config net;
+
+		if (!cfg->net)
+			rb_net_config_default(&net);
+		r = rb_net_ctx_new(cfg->net ? cfg->net : &net, &sandboxes.net, err);
+		if (r == 0 && rb_net_ctx_dns_off(sandboxes.net))
+			fprintf(stderr,
+				"runbox: warning: DNS proxy off, domain allowlists refused: %s\n",
+				rb_net_ctx_dns_off(sandboxes.net));
+	}
+	if (r < 0) {
+		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
+		remove_socket(cfg->socket_path, &sock_st);
+		return r;
+	}
 	srv->sandboxes = &sandboxes;
 	d = rb_rt_http_start(srv, listen_fd, err);
 	if (!d) {
@@ -251,6 +272,10 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		return -EIO;
 	}
 	listen_fd = -1; /* MHD's now; returned to us by MHD_quiesce_daemon */
+	if (cfg->keep_terminated_s)
+		sandboxes.retention_ms = cfg->keep_terminated_s * 1000;
+	if (rb_rt_timers_start(&sandboxes, &warn) < 0)
+		fprintf(stderr, "runbox: warning: %s: sandboxes will not time out\n", warn.msg);
 	if (srv->debug)
 		fprintf(stderr, "runbox: serving on %s (pid %d, state %s)\n", cfg->socket_path,
 			(int)getpid(), cfg->state_dir);
@@ -258,8 +283,11 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		;
 	if (srv->debug)
 		fprintf(stderr, "runbox: signal %u, shutting down\n", si.ssi_signo);
+	rb_rt_ev_close_streams(); /* event streams end, so the drain does not wait on them */
 	drain(srv, d, sig_fd, cfg->socket_path, &sock_st);
-	/* until sandboxes outlive the daemon's records (recovery), they end with it */
+	/* the sandboxes keep running (but for those whose network needs this daemon), unless
+	 * asked to stop with it */
+	sandboxes.stop_on_close = cfg->stop_sandboxes;
 	rb_rt_sandboxes_close(&sandboxes, "daemon stopped");
 	srv->sandboxes = NULL;
 	return 0;

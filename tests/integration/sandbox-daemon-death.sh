@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The agent outlives its daemon (issue 3): kill -9 of the daemon leaves every sandbox's agent and
-# processes running, untouched. A daemon started again on the same state directory then either
-# takes the sandbox back (usable) or ends it (terminated, its processes gone): nothing is left
-# running that no daemon knows of.
+# The agent outlives its daemon (issues 3 and 4): kill -9 of the daemon leaves every sandbox's
+# agent and processes running, untouched, and a daemon started again on the same state directory
+# takes them back, running or paused. SIGTERM leaves them running too (--stop-sandboxes ends
+# them). A sandbox whose agent died while no daemon ran is marked lost and cleaned up. A second
+# daemon on the same state directory is refused.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/images-common.bash"
@@ -53,7 +54,7 @@ check "kill -9 of the daemon: the ticker still ticks inside ($t1 -> $t2)" \
 check "kill -9 of the daemon: the agent's parent is not the dead daemon" \
 	test "$(awk '{ print $4 }' "/proc/${AGENT:-0}/stat" 2>/dev/null)" != "$OLD_DAEMON"
 
-# again, on the same state: the sandbox is either back or cleanly ended
+# again, on the same state: the sandbox is taken back, untouched
 if ! rb_daemon_start; then
 	fail "the daemon starts again on the same state directory"
 	for p in $AGENT $TICKERS; do kill -9 "$p" 2>/dev/null; done
@@ -61,24 +62,77 @@ if ! rb_daemon_start; then
 fi
 pass "the daemon starts again on the same state directory"
 sapi GET "/api/v1/sandboxes/$A"
-expect_eq "after the restart the sandbox's record is there" "$STATUS" 200
-state=$(jf 'd.get("state")')
-case "$state" in
-running)
-	expect_eq "after the restart: exec works in the sandbox taken back" \
-		"$(inside "$A" 'test -s /tmp/tick && echo ok')" ok
-	;;
-terminated)
-	sleep 0.3
-	left=""
-	for p in $AGENT $TICKERS; do running "$p" && left+="$p "; done
-	expect_eq "after the restart: the sandbox it ended has no process left" "$left" ""
-	expect_eq "after the restart: the ended sandbox says why" "$(jf 'd.get("terminationReason")')" lost
-	;;
-*)
-	fail "after the restart the sandbox is running or terminated, not '$state'"
-	;;
-esac
+expect_eq "after kill -9 and a restart: the sandbox is running" "$(jf 'd.get("state")')" running
+t1=$(inside "$A" 'cat /tmp/tick')
+sleep 0.2
+t2=$(inside "$A" 'cat /tmp/tick')
+check "after the restart: exec works, and the ticker still ticks ($t1 -> $t2)" \
+	test -n "$t1" -a -n "$t2" -a "$t1" != "$t2"
+expect_eq "after the restart: the same agent" "$(agent_of "$A")" "$AGENT"
+sx "$A" 'echo kept >/workspace/f'
+expect_eq "after the restart: files can be written" "$STATUS" 200
+
+# a second daemon on the same state directory is refused while this one runs
+out=$("$RUNBOX" serve --socket "$RB_TEST_ROOT/other.sock" --state-dir "$RUNBOX_STATE_DIR" 2>&1)
+rc=$?
+check "a second daemon on the same state directory is refused ($out)" test "$rc" -ne 0
+check "the refusal names the state directory" grep -q "$RUNBOX_STATE_DIR" <<<"$out"
+
+# SIGTERM: the daemon stops, the sandboxes stay, and come back with the next daemon
+sapi POST "/api/v1/sandboxes/$A/pause" ''
+expect_eq "pause before a clean stop" "$STATUS" 200
+sb_new "a second sandbox, running through the stop" || exit 0
+B=$SB_ID
+AGENT_B=$(agent_of "$B")
+rb_daemon_stop
+check "SIGTERM: the running sandbox's agent keeps running" running "${AGENT_B:-0}"
+check "SIGTERM: the paused sandbox's agent keeps running" running "${AGENT:-0}"
+if ! rb_daemon_start; then
+	fail "the daemon starts again after SIGTERM"
+	for p in $AGENT $AGENT_B $TICKERS; do kill -9 "$p" 2>/dev/null; done
+	exit 0
+fi
+sapi GET "/api/v1/sandboxes/$A"
+expect_eq "after SIGTERM and a restart: the paused sandbox is still paused" "$(jf 'd.get("state")')" paused
+sapi POST "/api/v1/sandboxes/$A/resume" ''
+expect_eq "after the restart: it resumes" "$STATUS" 200
+expect_eq "after the restart: its files are as they were" "$(inside "$A" 'cat /workspace/f')" kept
+sapi GET "/api/v1/sandboxes/$B"
+expect_eq "after SIGTERM and a restart: the running sandbox is running" "$(jf 'd.get("state")')" running
+expect_eq "after the restart: exec in it works" "$(inside "$B" 'echo ok')" ok
+
+# an agent that dies while no daemon runs: its sandbox is lost, and cleaned up
+kill -9 "$RB_DAEMON_PID"
+wait "$RB_DAEMON_PID" 2>/dev/null
+RB_DAEMON_PID=""
+kill -9 "${AGENT_B:-0}"
+sleep 0.2
+if ! rb_daemon_start; then
+	fail "the daemon starts again after its sandbox's agent died"
+	for p in $AGENT $TICKERS; do kill -9 "$p" 2>/dev/null; done
+	exit 0
+fi
+sapi GET "/api/v1/sandboxes/$B"
+expect_eq "an agent dead while the daemon was down: the sandbox is terminated" "$(jf 'd.get("state")')" terminated
+expect_eq "it says why: lost" "$(jf 'd.get("terminationReason")')" lost
+left=$(sb_host_pids "$B" | while read -r p; do running "$p" && echo "$p"; done | tr '\n' ' ')
+expect_eq "nothing of it is left running" "$left" ""
+sapi GET "/api/v1/sandboxes/$A"
+expect_eq "the other sandbox is still taken back" "$(jf 'd.get("state")')" running
+
+# --stop-sandboxes: a clean stop ends them
+rb_daemon_stop
+if ! rb_daemon_start --stop-sandboxes; then
+	fail "the daemon starts with --stop-sandboxes"
+	for p in $AGENT $TICKERS; do kill -9 "$p" 2>/dev/null; done
+	exit 0
+fi
+rb_daemon_stop
+sleep 0.2
+check "--stop-sandboxes: the sandbox's agent is gone after the stop" bash -c "! { [ -r /proc/${AGENT:-0}/stat ] && [ \"\$(awk '{ print \$3 }' /proc/${AGENT:-0}/stat)\" != Z ]; }"
+rb_daemon_start || exit 0
+sapi GET "/api/v1/sandboxes/$A"
+expect_eq "--stop-sandboxes: the record says terminated" "$(jf 'd.get("state")')" terminated
 # nothing of ours survives the suite, whatever happened above
-for p in $AGENT $TICKERS; do running "$p" && [ "$state" != running ] && kill -9 "$p"; done
+for p in $AGENT $AGENT_B $TICKERS; do running "$p" && kill -9 "$p"; done
 exit 0
