@@ -65,11 +65,16 @@ const struct rb_net_config *rb_net_ctx_config(const struct rb_net_ctx *ctx)
 	return &defaults;
 }
 
+static bool policy_private(const struct rb_net_sandbox *ns)
+{
+	return ns->ops == &rb_net_ops_private;
+}
+
 /* ---- mode none: the namespace's loopback, nothing else ---- */
 
 static int none_setup(struct rb_net_sandbox *ns, struct rb_error *err)
 {
-	return rb_net_netns_configure(ns->netns_fd, NULL, err);
+	return 0; /* the sandbox's first process brings its loopback up (fs/setup.c) */
 }
 
 static void none_teardown(struct rb_net_sandbox *ns)
@@ -224,7 +229,8 @@ int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, u
 	ns->pidfd = pidfd;
 	ns->netns_fd = -1;
 	r = rb_net_dns_check(ctx, &ns->policy, err);
-	if (r == 0)
+	/* mode none needs nothing of the namespace: entering it costs a thread and a setns */
+	if (r == 0 && policy_private(ns))
 		r = rb_net_netns_open(pid, pidfd, &ns->netns_fd, err);
 	if (r == 0)
 		r = ns->ops->setup(ns, err);

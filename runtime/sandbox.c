@@ -664,9 +664,12 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->state = RB_SB_RUNNING;
 	set_state(sb->doc, RB_SB_RUNNING);
 	set_time(sb->doc, "startedAt", rb_now_ms());
+	/* the record and where its agent is: one commit */
+	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 	r = save(m, sb->id, "running", c.image, now, slot, sb->doc, err);
 	if (r == 0)
 		r = save_agent(m, sb, err);
+	sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 	if (r == 0) {
 		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
 
@@ -947,11 +950,13 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	set_time(sb->doc, "terminatedAt", rb_now_ms());
 	cJSON_DeleteItemFromObjectCaseSensitive(sb->doc, "terminationReason");
 	cJSON_AddStringToObject(sb->doc, "terminationReason", reason);
+	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 	forget_agent(m, sb->id);
 	if (r == 0)
 		r = save(m, sb->id, "terminated",
 			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
 			 sb->created_ms, sb->slot, sb->doc, err);
+	sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
 	if (out)
 		*out = cJSON_Duplicate(sb->doc, 1);
 	pthread_mutex_unlock(&m->lock);
