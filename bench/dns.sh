@@ -4,12 +4,13 @@
 # build's librunbox.a). Loopback only; needs no root. Target: ≤ 0.2 ms added at p50.
 # Environment: BUILD (default build: the build dir whose librunbox.a is used), N (20000), WARM (1000).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.bash
+. "$(dirname "$0")/common.bash"
+bench_init dns
 BUILD=${BUILD:-build}
 N=${N:-20000}
 WARM=${WARM:-1000}
-RESULTS=$ROOT/bench/results
-[ -f "$ROOT/$BUILD/librunbox.a" ] || { echo "dns: $BUILD/librunbox.a is not built (make BUILD=$BUILD)" >&2; exit 1; }
+[ -f "$ROOT/$BUILD/librunbox.a" ] || die "$BUILD/librunbox.a is not built (make BUILD=$BUILD)"
 mkdir -p "$RESULTS"
 WORK=$(mktemp -d /tmp/runbox-dns-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -13,12 +13,12 @@
 # Environment: RUNBOX (default build/runbox), BENCH_DIR (default /tmp/runbox-bench: the cached
 # layer and archive, and a work dir removed at exit), LAYER_MB (default 200), RUNS (default 5).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.bash
+. "$(dirname "$0")/common.bash"
+bench_init image-load
 RUNBOX=${RUNBOX:-$ROOT/build/runbox}
-BENCH_DIR=${BENCH_DIR:-/tmp/runbox-bench}
 LAYER_MB=${LAYER_MB:-200}
 RUNS=${RUNS:-5}
-RESULTS=$ROOT/bench/results
 CACHE=$BENCH_DIR/cache-${LAYER_MB}mb
 STAMP=$CACHE/.done-v1
 MODE=tmpfs
@@ -27,39 +27,34 @@ for a in "$@"; do
 	--tmpfs) MODE=tmpfs ;;
 	--disk) MODE=disk ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "image-load: unknown argument $a (--tmpfs or --disk)" >&2; exit 2 ;;
+	*) log "unknown argument $a (--tmpfs or --disk)"; exit 2 ;;
 	esac
 done
 # Marker of the re-executed script inside the namespace: the work dir the tmpfs is mounted on.
 NS_WORK=${RUNBOX_BENCH_NS_WORK:-}
 unset RUNBOX_BENCH_NS_WORK
 
-for t in hyperfine umoci tar gzip python3 curl sha256sum; do
-	command -v "$t" >/dev/null || { echo "image-load: $t is needed" >&2; exit 1; }
-done
+bench_need hyperfine umoci tar gzip python3 curl sha256sum
 mkdir -p "$BENCH_DIR" "$RESULTS"
-log() { echo "image-load: $*" >&2; }
 
 # --- tmpfs: re-run this script in a mount namespace of its own ----------------------------------
 # The outer run makes the (empty) work dir, runs the namespace and waits for it, then removes the
 # dir. Everything the inner run starts is inside the namespace and is killed by pid before it
 # ends; when its last process is gone the namespace, and with it the tmpfs, is gone too.
 if [ "$MODE" = tmpfs ] && [ -z "$NS_WORK" ]; then
-	[ "$(id -u)" -eq 0 ] || { echo "image-load: --tmpfs needs root (or use --disk)" >&2; exit 1; }
-	command -v unshare >/dev/null || { echo "image-load: unshare is needed" >&2; exit 1; }
+	[ "$(id -u)" = 0 ] || die "--tmpfs needs root (or use --disk)"
+	bench_need unshare
 	outer_work=$(mktemp -d "$BENCH_DIR/work.XXXXXX")
 	rc=0
 	RUNBOX_BENCH_NS_WORK=$outer_work unshare -m --propagation private -- bash "$0" "$@" || rc=$?
 	if mountpoint -q "$outer_work"; then
-		echo "image-load: $outer_work is still a mount point on the host" >&2
+		log "$outer_work is still a mount point on the host"
 		rc=1
 	else
 		rm -rf "$outer_work"
 	fi
 	exit $rc
 fi
-trap 'echo "image-load: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-
 # --- the cached layer and image --------------------------------------------------------------------
 # The layer is a tar of whole directories of /usr/lib (under usr/lib/), taken in name order while
 # they fit, until about LAYER_MB MB: real files, many small and some large. Gzip -6.
@@ -145,23 +140,16 @@ if [ -n "$NS_WORK" ]; then
 else
 	WORK=$(mktemp -d "$BENCH_DIR/work.XXXXXX")
 fi
-# kill_pid PID: TERM, up to 5 s, then KILL; reaps it when it is our child
-kill_pid() {
-	kill "$1" 2>/dev/null || return 0
-	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 cleanup() {
 	local p lock
-	for p in "${DAEMONS[@]}"; do kill_pid "$p"; done
+	for p in "${DAEMONS[@]}"; do bench_kill_pid "$p"; done
 	# a daemon the CLI may have started itself (only if ours had died): its pid is in the lock
 	# of its state dir, and its command line names our socket
 	for lock in "$WORK"/*/lock; do
 		[ -f "$lock" ] || continue
 		p=$(head -c 32 "$lock" | tr -dc 0-9)
 		[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--socket $WORK/" &&
-			kill_pid "$p"
+			bench_kill_pid "$p"
 	done
 	if [ -n "$NS_WORK" ]; then
 		umount "$WORK" 2>/dev/null || umount -l "$WORK" || true
@@ -186,14 +174,7 @@ start_daemon() {
 	"$RUNBOX" serve --socket "$SOCK" --state-dir "$WORK/$1" >>"$WORK/$1.log" 2>&1 &
 	DPID=$!
 	DAEMONS+=("$DPID")
-	for _ in $(seq 200); do
-		curl -sf --unix-socket "$SOCK" http://x/api/v1/health >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "image-load: daemon $1 did not start:" >&2
-	cat "$WORK/$1.log" >&2
-	return 1
+	bench_wait_daemon "$DPID" "$SOCK" "$WORK/$1.log"
 }
 # layer_path STATE: the unpacked bench layer (layers/HEX, or layers/sha256/HEX)
 layer_path() {

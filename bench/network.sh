@@ -6,25 +6,26 @@
 #      on a bare veth without runbox's rules (target: ≥ 90%)
 # Usage: bench/network.sh [N]   (root; BUILD=build-e picks the build; needs iperf3)
 set -u
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.bash
+. "$(dirname "$0")/common.bash"
+bench_init network
 BUILD=${BUILD:-build}
-RUNBOX=${RUNBOX:-$PWD/$BUILD/runbox}
+RUNBOX=${RUNBOX:-$ROOT/$BUILD/runbox}
 N=${1:-50}
-[ "$(id -u)" = 0 ] || { echo "bench/network.sh: needs root" >&2; exit 1; }
-command -v iperf3 >/dev/null || { echo "bench/network.sh: needs iperf3 (scripts/deps.sh)" >&2; exit 1; }
+bench_need_root
+bench_need iperf3 curl
 
 WAN=rbbench-wan-$$ HOST=rbbench-host-$$ BARE=rbbench-bare-$$
-ROOT=$(mktemp -d /tmp/runbox-bench-net.XXXXXX)
-SOCK=$ROOT/sock
+WORK=$(mktemp -d /tmp/runbox-bench-net.XXXXXX)
+SOCK=$WORK/sock
 PIDS=()
 DPID=""
 cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for p in $DPID "${PIDS[@]}"; do bench_kill_pid "$p"; done
 	ip netns del "$BARE" 2>/dev/null
 	ip netns del "$HOST" 2>/dev/null
 	ip netns del "$WAN" 2>/dev/null
-	rm -rf "$ROOT"
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 W=(ip netns exec "$WAN") H=(ip netns exec "$HOST") B=(ip netns exec "$BARE")
@@ -48,13 +49,10 @@ for ns in "$WAN" "$HOST" "$BARE"; do ip netns exec "$ns" ip link set lo up; done
 "${W[@]}" iperf3 -s -B 10.99.0.1 -p 5201 >/dev/null 2>&1 &
 PIDS+=($!)
 
-nsenter --net=/run/netns/"$HOST" "$RUNBOX" serve --socket "$SOCK" --state-dir "$ROOT/state" \
-	--default-network private >"$ROOT/daemon.log" 2>&1 &
+nsenter --net=/run/netns/"$HOST" "$RUNBOX" serve --socket "$SOCK" --state-dir "$WORK/state" \
+	--default-network private >"$WORK/daemon.log" 2>&1 &
 DPID=$!
-for ((i = 0; i < 200; i++)); do
-	curl -sf --unix-socket "$SOCK" http://x/api/v1/health >/dev/null 2>&1 && break
-	sleep 0.05
-done
+bench_wait_daemon "$DPID" "$SOCK" "$WORK/daemon.log" || exit 1
 
 # create latency: the API's round trip, as a client sees it
 p50() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -68,13 +66,13 @@ create_ms() { # mode
 	curl -s --unix-socket "$SOCK" -X DELETE "http://x/api/v1/sandboxes/$id" >/dev/null
 }
 for mode in none private; do create_ms $mode >/dev/null; done # warm up (the table is made once)
-: >"$ROOT/none" && : >"$ROOT/private"
+: >"$WORK/none" && : >"$WORK/private"
 for ((i = 0; i < N; i++)); do # interleaved, so drift hits both alike
-	create_ms none >>"$ROOT/none"
-	create_ms private >>"$ROOT/private"
+	create_ms none >>"$WORK/none"
+	create_ms private >>"$WORK/private"
 done
-NONE=$(p50 <"$ROOT/none")
-PRIV=$(p50 <"$ROOT/private")
+NONE=$(p50 <"$WORK/none")
+PRIV=$(p50 <"$WORK/private")
 echo "create p50 over $N: none ${NONE} ms, private ${PRIV} ms, difference $(awk -v a="$PRIV" -v b="$NONE" 'BEGIN{printf "%.2f", a-b}') ms (target <= 3)"
 
 # throughput: iperf3 from the sandbox's network namespace (the host's iperf3 binary, run in it)

@@ -11,9 +11,10 @@
 # CRUN (1: compare with crun; 0 skips it), PROFILE (0: 1 adds an `strace -f -c` pass over
 # PROFILE_N cycles after the measurements, whose summary goes to the results).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.bash
+. "$(dirname "$0")/common.bash"
+bench_init sandbox
 RUNBOX=${RUNBOX:-$ROOT/build/runbox}
-BENCH_DIR=${BENCH_DIR:-/tmp/runbox-bench}
 IMAGE=${IMAGE:-runbox/default:latest}
 N_CYCLE=${N_CYCLE:-200}
 WARM_CYCLE=${WARM_CYCLE:-10}
@@ -24,28 +25,12 @@ N_IDLE=${N_IDLE:-100}
 CRUN=${CRUN:-1}
 PROFILE=${PROFILE:-0}
 PROFILE_N=${PROFILE_N:-50}
-RESULTS=$ROOT/bench/results
-STAMP_NOW=$(date +%Y%m%d-%H%M%S)
-OUT=$RESULTS/sandbox-$STAMP_NOW
+OUT=$RESULTS/sandbox-$(date +%Y%m%d-%H%M%S)
 
-need=(cc python3 hyperfine)
-[ "$CRUN" = 0 ] || need+=(crun unshare)
-[ "$PROFILE" = 0 ] || need+=(strace)
-for t in "${need[@]}"; do
-	command -v "$t" >/dev/null || { echo "sandbox: $t is needed" >&2; exit 1; }
-done
-[ -x "$RUNBOX" ] || { echo "sandbox: $RUNBOX is not built (make)" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "sandbox: run as root" >&2; exit 1; }
-mkdir -p "$BENCH_DIR" "$OUT"
-log() { echo "sandbox: $*" >&2; }
-trap 'echo "sandbox: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-
-WORK=$(mktemp -d "$BENCH_DIR/sandbox.XXXXXX")
-SOCK=$WORK/s.sock
-STATE=$WORK/state
-DPID=
+bench_need cc python3 hyperfine
+[ "$PROFILE" = 0 ] || bench_need strace
+bench_prepare
 CRUN_ID=rbbench-$$
-SB=$WORK/sandbox-bench
 
 # --- cleanup: sandboxes, daemon, crun containers, work dir ---------------------------------------
 agents_of() { # pids of runbox-agent processes whose parent is $1
@@ -60,52 +45,26 @@ cleanup() {
 	set +e
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
 		# terminate every sandbox still running (the agents outlive the daemon by design)
-		"$SB" "$SOCK" req GET "/api/v1/sandboxes?state=running&limit=100" 2>/dev/null |
-			python3 -c 'import json,sys
-try: [print(s["id"]) for s in json.load(sys.stdin)["data"]]
-except Exception: pass' | "$SB" "$SOCK" delete - 2>/dev/null
+		bench_delete_sandboxes running
 		left=$(agents_of "$DPID")
-		kill "$DPID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DPID" 2>/dev/null
-		wait "$DPID" 2>/dev/null
+		bench_kill_pid "$DPID" 100
 		for p in $left; do
 			case $(readlink "/proc/$p/exe" 2>/dev/null) in
 			*runbox-agent*) log "agent $p outlived the daemon: killed"; kill -9 "$p" ;;
 			esac
 		done
 	fi
-	if [ "$CRUN" != 0 ] && crun state "$CRUN_ID-exec" >/dev/null 2>&1; then
-		unshare -m --propagation private sh -c "touch '$WORK/empty'
-			mount --bind '$WORK/empty' /sys/fs/cgroup/unified/cgroup.controllers
-			crun kill '$CRUN_ID-exec' KILL; sleep 0.2; crun delete -f '$CRUN_ID-exec'" >/dev/null 2>&1
-	fi
+	[ "$CRUN" = 0 ] || bench_crun_cleanup
 	[ -z "${STRACE_PID:-}" ] || kill "$STRACE_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cc -O2 -Wall -Wextra -o "$SB" "$ROOT/bench/sandbox-bench.c"
-
-# --- the daemon ------------------------------------------------------------------------------------
-"$RUNBOX" serve --socket "$SOCK" --state-dir "$STATE" >>"$WORK/daemon.log" 2>&1 &
-DPID=$!
-for _ in $(seq 200); do
-	"$SB" "$SOCK" req GET /api/v1/health >/dev/null 2>&1 && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.05
-done
-"$SB" "$SOCK" req GET /api/v1/health >/dev/null 2>&1 || {
-	log "the daemon did not start:"; cat "$WORK/daemon.log" >&2; exit 1; }
+bench_build_sb
+bench_start_daemon
 FSTYPE=$(stat -f -c %T "$STATE")
-{
-	echo "date: $(date -Is)"
-	echo "host: $(uname -n), kernel $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-	echo "runbox: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); state dir on $FSTYPE"
-	echo "crun: $(crun --version 2>/dev/null | head -1 || echo none); $(hyperfine --version)"
-	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-} >"$OUT/machine.txt"
+bench_machine "state dir on $FSTYPE" "$(hyperfine --version)" >"$OUT/machine.txt"
 log "daemon $DPID; state dir $STATE on $FSTYPE; results in $OUT"
 
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
@@ -174,30 +133,10 @@ fi
 CRUN_STATUS="not run (CRUN=0)"
 if [ "$CRUN" != 0 ]; then
 	log "5. crun run / crun exec of the same rootfs"
-	DIFF=$("$SB" "$SOCK" req GET "/api/v1/images/$IMAGE" |
-		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["layers"][0]["diffId"])')
-	LAYER=$STATE/images/layers/${DIFF%%:*}/${DIFF#*:}
-	[ -d "$LAYER" ] || { log "no unpacked layer at $LAYER"; exit 1; }
-	mkdir -p "$WORK/bundle-run" "$WORK/bundle-exec"
-	cp -a "$LAYER" "$WORK/rootfs"
-	(cd "$WORK/bundle-run" && crun spec)
-	python3 - "$WORK" <<'EOF'
-import json, sys
-w = sys.argv[1]
-for name, args in (("bundle-run", ["true"]), ("bundle-exec", ["sleep", "1000"])):
-    path = "%s/bundle-run/config.json" % w
-    c = json.load(open(path))
-    c["process"]["args"] = args
-    c["process"]["terminal"] = False
-    c["root"]["path"] = w + "/rootfs"
-    json.dump(c, open("%s/%s/config.json" % (w, name), "w"), indent=1)
-EOF
-	grep -v "$WORK" /proc/self/mountinfo | sort >"$WORK/mountinfo.before"
-	cat >"$WORK/crun-inner.sh" <<EOF
+	bench_crun_bundles bundle-run '["true"]' bundle-exec '["sleep", "1000"]'
+	bench_crun_measure "$(cat <<EOF
 set -eu
-touch '$WORK/empty'
-mount --bind '$WORK/empty' /sys/fs/cgroup/unified/cgroup.controllers
-trap 'crun kill $CRUN_ID-exec KILL 2>/dev/null; sleep 0.2; crun delete -f $CRUN_ID-exec 2>/dev/null || true' EXIT
+trap '$(bench_crun_rm exec)' EXIT
 # crun run (not -d) deletes the container when it exits: the id is free again for the next run
 crun run --bundle '$WORK/bundle-run' $CRUN_ID-run
 hyperfine -N --style basic --warmup $WARM_CYCLE --runs $N_CYCLE --export-json '$OUT/crun-run.json' \
@@ -207,42 +146,14 @@ crun exec $CRUN_ID-exec true
 hyperfine -N --style basic --warmup $WARM --runs $N_EXEC --export-json '$OUT/crun-exec.json' \
 	-n 'crun exec' 'crun exec $CRUN_ID-exec true' >&2
 EOF
-	if unshare -m --propagation private bash "$WORK/crun-inner.sh" 2>"$WORK/crun.err"; then
-		CRUN_STATUS=ok
-	else
-		CRUN_STATUS="failed: $(grep -v '^ *$' "$WORK/crun.err" | tail -3 | tr '\n' ' ')"
-		log "crun $CRUN_STATUS"
-	fi
-	cp "$WORK/crun.err" "$OUT/crun.log"
-	grep -v "$WORK" /proc/self/mountinfo | sort >"$WORK/mountinfo.after"
-	if grep -q cgroup.controllers /proc/self/mountinfo; then
-		CRUN_STATUS="$CRUN_STATUS; WARNING: the host has a mount on cgroup.controllers"
-	fi
-	CHANGED=$(diff "$WORK/mountinfo.before" "$WORK/mountinfo.after" | grep -c '^[<>]' || true)
-	echo "host mountinfo lines changed during the crun runs: $CHANGED (other work on the machine may mount too)" >>"$OUT/machine.txt"
-	diff "$WORK/mountinfo.before" "$WORK/mountinfo.after" >>"$OUT/machine.txt" || true
-	if crun list 2>/dev/null | grep -q "$CRUN_ID"; then
-		CRUN_STATUS="$CRUN_STATUS; WARNING: a crun container $CRUN_ID-* remains"
-	fi
+)"
 fi
-echo "$CRUN_STATUS" >"$OUT/crun-status.txt"
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
+bench_end_measure
 
 # --- the table ---------------------------------------------------------------------------------------
-python3 - "$OUT" "$CRUN_STATUS" >"$OUT/table.md" <<'EOF'
+bench_py "$OUT" "$CRUN_STATUS" >"$OUT/table.md" <<'EOF'
 import json, os, sys
 out, crun_status = sys.argv[1], sys.argv[2]
-
-def pct(xs, p):
-    xs = sorted(xs)
-    k = (len(xs) - 1) * p / 100
-    f = int(k)
-    c = min(f + 1, len(xs) - 1)
-    return xs[f] + (xs[c] - xs[f]) * (k - f)
-
-def stats(xs):
-    return {"n": len(xs), "p50": pct(xs, 50), "p90": pct(xs, 90), "p99": pct(xs, 99),
-            "mean": sum(xs) / len(xs)}
 
 def col(name, i=0):
     with open(os.path.join(out, name)) as f:
@@ -311,7 +222,7 @@ print("PSS detail: agents total %d KiB (anon %d, file %d, shmem %d); daemon %d â
 print("crun: %s." % crun_status)
 EOF
 {
-	echo "## sandbox ($(date -I), $(uname -r), $(nproc) cpus, state dir on $FSTYPE)"
+	bench_heading "state dir on $FSTYPE"
 	echo
 	cat "$OUT/table.md"
 	echo

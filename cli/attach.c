@@ -22,13 +22,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-enum { F_STDIN, F_STDOUT, F_STDERR, F_EOF, F_RESIZE, F_EXIT, F_ERROR };
+#include "common/frame.h"
 
-#define HDR	  8
-#define FRAME_MAX 65536
-#define HEAD_MAX  16384	    /* the HTTP answer's head */
-#define BODY_MAX  (1 << 20) /* an error answer's body */
-#define CHUNK	  16384	    /* of our stdin, a frame */
+#define HEAD_MAX 16384	   /* the HTTP answer's head */
+#define BODY_MAX (1 << 20) /* an error answer's body */
+#define CHUNK	 16384	   /* of our stdin, a frame */
 
 static struct termios saved_tio;
 static volatile sig_atomic_t tio_saved;
@@ -95,10 +93,11 @@ static int connect_daemon(struct rb_cli *cli)
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t len)
+/* All of p to fd, a socket (without SIGPIPE) or not, through EINTR and EAGAIN; -1 on error. */
+static int put_all(int fd, bool sock, const char *p, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -160,27 +159,17 @@ static int answer_error(int fd, const char *head, long status, const char *rest,
 struct session {
 	int sock;
 	bool input, tty;
-	char q[HDR + CHUNK + 64]; /* frames for the daemon */
+	char q[RB_FRAME_HDR + CHUNK + 64]; /* frames for the daemon */
 	size_t qlen;
-	char r[HDR + FRAME_MAX]; /* from the daemon, not yet a whole frame */
+	char r[RB_FRAME_HDR + RB_FRAME_MAX]; /* from the daemon, not yet a whole frame */
 	size_t rlen;
 	int code;
 	bool done;
 };
 
-static void queue(struct session *s, int type, const void *data, size_t len)
+static void queue(struct session *s, enum rb_frame_type type, const void *data, size_t len)
 {
-	unsigned char *h = (unsigned char *)s->q + s->qlen;
-
-	memset(h, 0, HDR);
-	h[0] = (unsigned char)type;
-	h[4] = (unsigned char)(len >> 24);
-	h[5] = (unsigned char)(len >> 16);
-	h[6] = (unsigned char)(len >> 8);
-	h[7] = (unsigned char)len;
-	if (len)
-		memcpy(h + HDR, data, len);
-	s->qlen += HDR + len;
+	s->qlen += rb_frame_put(s->q + s->qlen, type, data, len);
 }
 
 static bool winsize(struct winsize *ws)
@@ -193,36 +182,12 @@ static bool winsize(struct winsize *ws)
 static void queue_resize(struct session *s)
 {
 	struct winsize ws;
-	unsigned char p[4];
+	unsigned char p[RB_FRAME_RESIZE_LEN];
 
-	if (!s->tty || !winsize(&ws) || s->qlen + HDR + sizeof(p) > sizeof(s->q))
+	if (!s->tty || !winsize(&ws) || s->qlen + RB_FRAME_HDR + sizeof(p) > sizeof(s->q))
 		return;
-	p[0] = (unsigned char)(ws.ws_row >> 8);
-	p[1] = (unsigned char)ws.ws_row;
-	p[2] = (unsigned char)(ws.ws_col >> 8);
-	p[3] = (unsigned char)ws.ws_col;
-	queue(s, F_RESIZE, p, sizeof(p));
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd w = {.fd = fd, .events = POLLOUT};
-
-			poll(&w, 1, -1);
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	rb_frame_size_put(p, ws.ws_row, ws.ws_col);
+	queue(s, RB_FRAME_RESIZE, p, sizeof(p));
 }
 
 static void on_end(struct session *s, int type, const char *data, size_t len)
@@ -231,7 +196,7 @@ static void on_end(struct session *s, int type, const char *data, size_t len)
 	const cJSON *code;
 
 	s->done = true;
-	if (type == F_EXIT) {
+	if (type == RB_FRAME_EXIT) {
 		code = cJSON_GetObjectItemCaseSensitive(doc, "exitCode");
 		s->code = cJSON_IsNumber(code) ? code->valueint : RB_EXIT_API;
 		return;
@@ -250,31 +215,31 @@ static void on_frames(struct session *s)
 {
 	size_t off = 0;
 
-	while (!s->done && s->rlen - off >= HDR) {
+	while (!s->done && s->rlen - off >= RB_FRAME_HDR) {
 		const unsigned char *h = (unsigned char *)s->r + off;
-		size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		const char *data = (const char *)h + HDR;
+		size_t len = rb_frame_len(h);
+		const char *data = (const char *)h + RB_FRAME_HDR;
 
-		if (len > FRAME_MAX) {
+		if (len > RB_FRAME_MAX) {
 			fprintf(stderr, "runbox: the daemon sent a frame of %zu bytes\n", len);
 			s->done = true;
 			s->code = RB_EXIT_API;
 			return;
 		}
-		if (s->rlen - off < HDR + len)
+		if (s->rlen - off < RB_FRAME_HDR + len)
 			break;
-		if (h[0] == F_STDOUT || h[0] == F_STDERR) {
-			if (write_all(h[0] == F_STDOUT ? STDOUT_FILENO : STDERR_FILENO, data, len) <
-				0 &&
-			    errno == EPIPE) {
+		if (h[0] == RB_FRAME_STDOUT || h[0] == RB_FRAME_STDERR) {
+			int out = h[0] == RB_FRAME_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+
+			if (put_all(out, false, data, len) < 0 && errno == EPIPE) {
 				s->done = true; /* as if SIGPIPE had ended us */
 				s->code = RB_EXIT_SIGNAL + SIGPIPE;
 				return;
 			}
-		} else if (h[0] == F_EXIT || h[0] == F_ERROR) {
+		} else if (h[0] == RB_FRAME_EXIT || h[0] == RB_FRAME_ERROR) {
 			on_end(s, h[0], data, len);
 		}
-		off += HDR + len;
+		off += RB_FRAME_HDR + len;
 	}
 	memmove(s->r, s->r + off, s->rlen - off);
 	s->rlen -= off;
@@ -291,10 +256,10 @@ static void read_stdin(struct session *s)
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n > 0) {
-		queue(s, F_STDIN, buf, (size_t)n);
+		queue(s, RB_FRAME_STDIN, buf, (size_t)n);
 		return;
 	}
-	queue(s, F_EOF, NULL, 0);
+	queue(s, RB_FRAME_EOF, NULL, 0);
 	s->input = false;
 }
 
@@ -412,7 +377,9 @@ static int upgrade(int fd, const char *id, const cJSON *request)
 		head = NULL;
 		return -1;
 	}
-	return send_all(fd, head, (size_t)n) < 0 || send_all(fd, body, strlen(body)) < 0 ? -1 : 0;
+	if (put_all(fd, true, head, (size_t)n) < 0)
+		return -1;
+	return put_all(fd, true, body, strlen(body));
 }
 
 int rb_cli_attach_mode(const struct rb_cli_verb *v, const struct rb_cli *cli, bool interactive,

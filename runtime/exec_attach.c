@@ -25,25 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-enum frame_type {
-	F_STDIN = 0,
-	F_STDOUT = 1,
-	F_STDERR = 2,
-	F_EOF = 3,    /* client: no more input */
-	F_RESIZE = 4, /* client: u16 rows, u16 cols, big-endian */
-	F_EXIT = 5,   /* daemon, last: the result as JSON */
-	F_ERROR = 6,  /* daemon, last: an error document as JSON */
-};
+#include "common/frame.h"
 
-#define HDR	  8
-#define FRAME_MAX 65536
-#define OUT_CAP	  (4 * (HDR + FRAME_MAX)) /* frames for the client not sent yet */
-#define PEND_CAP  (2 * FRAME_MAX)	  /* input for the command not written yet */
-#define GRACE_MS  1000 /* after the client left: SIGHUP or EOF first, SIGKILL this much later */
-#define DRAIN_MS  200  /* after the exit: output still in flight */
-#define KILL_MS	  2000 /* a command that outlives SIGKILL by this much is given up on */
-#define FLUSH_MS  5000 /* for the last frames to reach a slow client */
-#define TICK_MS	  250  /* how soon a session sees the daemon stopping */
+#define OUT_CAP	 (4 * (RB_FRAME_HDR + RB_FRAME_MAX)) /* frames for the client not sent yet */
+#define PEND_CAP (2 * RB_FRAME_MAX)		     /* input for the command not written yet */
+#define GRACE_MS 1000 /* after the client left: SIGHUP or EOF first, SIGKILL this much later */
+#define DRAIN_MS 200  /* after the exit: output still in flight */
+#define KILL_MS	 2000 /* a command that outlives SIGKILL by this much is given up on */
+#define FLUSH_MS 5000 /* for the last frames to reach a slow client */
+#define TICK_MS	 250  /* how soon a session sees the daemon stopping */
 
 struct session {
 	struct rb_rt_server *srv;
@@ -105,33 +95,23 @@ bool rb_rt_exec_wants_attach(struct rb_rt_req *req)
 
 /* ---- frames to the client ---- */
 
-static void put_frame(struct session *s, enum frame_type t, const void *data, size_t len)
+static void put_frame(struct session *s, enum rb_frame_type t, const void *data, size_t len)
 {
-	unsigned char *h;
-
 	if (s->gone)
 		return;
-	if (s->ooff && s->olen + HDR + len > sizeof(s->obuf)) {
+	if (s->ooff && s->olen + RB_FRAME_HDR + len > sizeof(s->obuf)) {
 		memmove(s->obuf, s->obuf + s->ooff, s->olen - s->ooff);
 		s->olen -= s->ooff;
 		s->ooff = 0;
 	}
-	if (s->olen + HDR + len > sizeof(s->obuf))
+	if (s->olen + RB_FRAME_HDR + len > sizeof(s->obuf))
 		return; /* callers check room first; only the last frame could miss it */
-	h = (unsigned char *)s->obuf + s->olen;
-	memset(h, 0, HDR);
-	h[0] = (unsigned char)t;
-	h[4] = (unsigned char)(len >> 24);
-	h[5] = (unsigned char)(len >> 16);
-	h[6] = (unsigned char)(len >> 8);
-	h[7] = (unsigned char)len;
-	memcpy(h + HDR, data, len);
-	s->olen += HDR + len;
+	s->olen += rb_frame_put(s->obuf + s->olen, t, data, len);
 }
 
 static bool out_room(const struct session *s)
 {
-	return s->gone || sizeof(s->obuf) - (s->olen - s->ooff) >= HDR + FRAME_MAX;
+	return s->gone || sizeof(s->obuf) - (s->olen - s->ooff) >= RB_FRAME_HDR + RB_FRAME_MAX;
 }
 
 static void flush_some(struct session *s, int sock)
@@ -220,10 +200,9 @@ static void on_resize(struct session *s, const unsigned char *p, size_t len)
 {
 	struct winsize ws = {0};
 
-	if (s->pty < 0 || len < 4)
+	if (s->pty < 0 || len < RB_FRAME_RESIZE_LEN)
 		return;
-	ws.ws_row = (unsigned short)(p[0] << 8 | p[1]);
-	ws.ws_col = (unsigned short)(p[2] << 8 | p[3]);
+	rb_frame_size_get(p, &ws.ws_row, &ws.ws_col);
 	if (ws.ws_row && ws.ws_col)
 		ioctl(s->pty, TIOCSWINSZ, &ws);
 }
@@ -233,28 +212,28 @@ static void parse_frames(struct session *s)
 {
 	size_t off = 0;
 
-	while (s->rlen - off >= HDR) {
+	while (s->rlen - off >= RB_FRAME_HDR) {
 		const unsigned char *h = (unsigned char *)s->rbuf + off;
-		size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+		size_t len = rb_frame_len(h);
 
-		if (len > FRAME_MAX) {
+		if (len > RB_FRAME_MAX) {
 			client_gone(s); /* not our protocol */
 			s->rlen = 0;
 			return;
 		}
-		if (s->rlen - off < HDR + len)
+		if (s->rlen - off < RB_FRAME_HDR + len)
 			break;
-		if (h[0] == F_STDIN && (s->in >= 0 || s->pty >= 0) && !s->eof_after_pend) {
+		if (h[0] == RB_FRAME_STDIN && (s->in >= 0 || s->pty >= 0) && !s->eof_after_pend) {
 			if (s->pend_len + len > sizeof(s->pend))
 				break; /* later, once the command has read */
-			memcpy(s->pend + s->pend_len, h + HDR, len);
+			memcpy(s->pend + s->pend_len, h + RB_FRAME_HDR, len);
 			s->pend_len += len;
-		} else if (h[0] == F_EOF) {
+		} else if (h[0] == RB_FRAME_EOF) {
 			on_eof(s);
-		} else if (h[0] == F_RESIZE) {
-			on_resize(s, h + HDR, len);
+		} else if (h[0] == RB_FRAME_RESIZE) {
+			on_resize(s, h + RB_FRAME_HDR, len);
 		}
-		off += HDR + len;
+		off += RB_FRAME_HDR + len;
 	}
 	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
 	s->rlen -= off;
@@ -278,9 +257,9 @@ static void read_client(struct session *s, int sock)
 }
 
 /* Output of the command as frames (dropped once the client is gone); false at its end. */
-static bool read_output(struct session *s, int fd, enum frame_type t)
+static bool read_output(struct session *s, int fd, enum rb_frame_type t)
 {
-	char buf[FRAME_MAX];
+	char buf[RB_FRAME_MAX];
 	ssize_t n;
 
 	do
@@ -309,7 +288,7 @@ static void on_exit_report(struct session *s)
 	if (s->exit.exec_errno) {
 		size_t n = rb_rt_exec_never_ran(&s->x, &s->exit, msg, sizeof(msg));
 
-		put_frame(s, F_STDERR, msg, n);
+		put_frame(s, RB_FRAME_STDERR, msg, n);
 	}
 	if (s->pty < 0)
 		close_stdin(s);
@@ -409,11 +388,11 @@ static void relay(struct session *s, int sock)
 		if (ps >= 0 && (p[ps].revents & POLLOUT))
 			flush_some(s, sock);
 		if (pp >= 0 && (p[pp].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !read_output(s, s->pty, F_STDOUT))
+		    !read_output(s, s->pty, RB_FRAME_STDOUT))
 			closep(&s->pty);
-		if (po >= 0 && p[po].revents && !read_output(s, s->out, F_STDOUT))
+		if (po >= 0 && p[po].revents && !read_output(s, s->out, RB_FRAME_STDOUT))
 			closep(&s->out);
-		if (pe >= 0 && p[pe].revents && !read_output(s, s->err, F_STDERR))
+		if (pe >= 0 && p[pe].revents && !read_output(s, s->err, RB_FRAME_STDERR))
 			closep(&s->err);
 		if ((pi >= 0 && p[pi].revents) || (pp >= 0 && s->pty >= 0 && s->pend_len))
 			write_stdin(s);
@@ -431,7 +410,7 @@ static void finish(struct session *s, int sock)
 	_cleanup_json_ cJSON *res = cJSON_CreateObject(), *doc = NULL;
 	bool oom = false;
 	struct rb_error err;
-	enum frame_type t = F_EXIT;
+	enum rb_frame_type t = RB_FRAME_EXIT;
 	char *text;
 
 	rb_error_clear(&err);
@@ -439,7 +418,7 @@ static void finish(struct session *s, int sock)
 		rb_error_set(&err, ESHUTDOWN, RB_INVALID_STATE,
 			     "the daemon is stopping: the command was killed");
 		doc = rb_rt_error_json(s->req_id, &err, NULL);
-		t = F_ERROR;
+		t = RB_FRAME_ERROR;
 	} else if (s->exit.exit_code == -1 || (!s->exit.exited && !s->exit.signal)) {
 		if (s->x.sb->state == RB_SB_TERMINATED)
 			rb_error_set(&err, EBUSY, RB_INVALID_STATE,
@@ -449,7 +428,7 @@ static void finish(struct session *s, int sock)
 			rb_error_set(&err, EPIPE, RB_INTERNAL_ERROR,
 				     "sandbox %s: the command's end was not reported", s->x.sb->id);
 		doc = rb_rt_error_json(s->req_id, &err, NULL);
-		t = F_ERROR;
+		t = RB_FRAME_ERROR;
 	} else {
 		/* a SIGKILL nobody here sent: was it the sandbox's OOM killer? */
 		if (!s->killed && (s->exit.signal == SIGKILL || s->exit.exit_code == 137))
@@ -461,7 +440,7 @@ static void finish(struct session *s, int sock)
 				     "the command ran longer than %ld ms and was killed",
 				     s->x.timeout_ms);
 			doc = rb_rt_error_json(s->req_id, &err, res);
-			t = F_ERROR;
+			t = RB_FRAME_ERROR;
 		}
 	}
 	text = cJSON_PrintUnformatted(doc ? doc : res);
@@ -482,7 +461,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 	struct session *s = cls;
 
 	/* what the client sent after its request, before our answer, is frames already */
-	s->rcap = HDR + FRAME_MAX + extra_in_size;
+	s->rcap = RB_FRAME_HDR + RB_FRAME_MAX + extra_in_size;
 	s->rbuf = malloc(s->rcap);
 	if (s->rbuf) {
 		if (extra_in_size)

@@ -60,5 +60,9 @@ long long rb_rt_export_now_ms(void);
 /* A whole number field of obj within [lo, hi] into *out (left as is when absent). */
 int rb_rt_export_get_long(const cJSON *obj, const char *key, const char *field, long lo, long hi,
 			  long *out, struct rb_error *err);
+/* The batch's texts in one NUL-terminated buffer: open, the texts with sep between them, close;
+ * its length without the NUL in *len. NULL when out of memory. */
+char *rb_rt_export_join(struct rb_rt_ev_text *const *batch, size_t n, const char *open,
+			const char *sep, const char *close, size_t *len);
 
 #endif

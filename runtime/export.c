@@ -65,6 +65,29 @@ int rb_rt_export_get_long(const cJSON *obj, const char *key, const char *field, 
 	return 0;
 }
 
+char *rb_rt_export_join(struct rb_rt_ev_text *const *batch, size_t n, const char *open,
+			const char *sep, const char *close, size_t *len)
+{
+	size_t lo = strlen(open), ls = strlen(sep), lc = strlen(close), size = lo + lc + 1;
+	char *buf, *w;
+
+	for (size_t i = 0; i < n; i++)
+		size += batch[i]->len + ls;
+	buf = malloc(size);
+	if (!buf)
+		return NULL;
+	w = mempcpy(buf, open, lo);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			w = mempcpy(w, sep, ls);
+		w = mempcpy(w, batch[i]->json, batch[i]->len);
+	}
+	w = mempcpy(w, close, lc);
+	*w = '\0';
+	*len = (size_t)(w - buf);
+	return buf;
+}
+
 /* ---- the queue ---- */
 
 static void push(struct rb_rt_ev_sub *sub, enum rb_rt_ev_type type, struct rb_rt_ev_text *t)

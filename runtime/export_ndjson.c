@@ -42,6 +42,14 @@ static int open_file(struct ndjson *nd, struct rb_error *err)
 	return 0;
 }
 
+static void nd_free(struct ndjson *nd)
+{
+	if (nd->fd >= 0)
+		close(nd->fd);
+	free(nd->path);
+	free(nd);
+}
+
 static int nd_open(struct rb_rt_exporter *x, const cJSON *config, const char *field,
 		   struct rb_error *err)
 {
@@ -53,16 +61,18 @@ static int nd_open(struct rb_rt_exporter *x, const cJSON *config, const char *fi
 		return rb_error_set(err, EINVAL, RB_INVALID_CONFIG,
 				    "%s.path is required: the absolute path of the file", field);
 	nd = calloc(1, sizeof(*nd));
-	if (!nd || !(nd->path = strdup(path))) {
-		free(nd);
+	if (!nd)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	nd->fd = -1;
+	nd->path = strdup(path);
+	if (!nd->path) {
+		nd_free(nd);
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 	}
-	nd->fd = -1;
 	r = open_file(nd, err);
 	if (r < 0) {
 		rb_error_wrap(err, "%s.path", field);
-		free(nd->path);
-		free(nd);
+		nd_free(nd);
 		return r;
 	}
 	x->priv = nd;
@@ -85,23 +95,15 @@ static int nd_send(struct rb_rt_exporter *x, struct rb_rt_ev_text *const *batch,
 	struct ndjson *nd = x->priv;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, off = 0;
-	char *w;
 
 	if (n == 0)
 		return 0;
 	if ((nd->fd < 0 || rotated(nd)) && open_file(nd, err) < 0)
 		return -err->errnum;
-	for (size_t i = 0; i < n; i++)
-		len += batch[i]->len + 1;
-	buf = malloc(len);
+	/* each event a line: one between two, one after the last */
+	buf = rb_rt_export_join(batch, n, "", "\n", "\n", &len);
 	if (!buf)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	w = buf;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(w, batch[i]->json, batch[i]->len);
-		w += batch[i]->len;
-		*w++ = '\n';
-	}
 	/* one write a batch: with O_APPEND it lands whole at the end */
 	while (off < len) {
 		ssize_t k = write(nd->fd, buf + off, len - off);
@@ -117,14 +119,8 @@ static int nd_send(struct rb_rt_exporter *x, struct rb_rt_ev_text *const *batch,
 
 static void nd_close(struct rb_rt_exporter *x)
 {
-	struct ndjson *nd = x->priv;
-
-	if (!nd)
-		return;
-	if (nd->fd >= 0)
-		close(nd->fd);
-	free(nd->path);
-	free(nd);
+	if (x->priv)
+		nd_free(x->priv);
 	x->priv = NULL;
 }
 

@@ -112,36 +112,23 @@ static int wh_send(struct rb_rt_exporter *x, struct rb_rt_ev_text *const *batch,
 {
 	struct webhook *wh = x->priv;
 	_cleanup_free_ char *body = NULL;
-	size_t len = 2;
+	size_t len = 0;
 	long status = 0, timeout = wh->timeout_ms;
 	long long stop_by;
 	CURLcode rc;
-	char *w;
 
 	pthread_mutex_lock(&x->lock);
 	stop_by = x->stopping ? x->stop_by_ms : 0;
 	pthread_mutex_unlock(&x->lock);
 
-	for (size_t i = 0; i < n; i++)
-		len += batch[i]->len + 1;
-	body = malloc(len + 1);
+	body = rb_rt_export_join(batch, n, "[", ",", "]", &len);
 	if (!body)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	w = body;
-	*w++ = '[';
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			*w++ = ',';
-		memcpy(w, batch[i]->json, batch[i]->len);
-		w += batch[i]->len;
-	}
-	*w++ = ']';
-	*w = '\0';
 	curl_easy_reset(wh->curl);
 	curl_easy_setopt(wh->curl, CURLOPT_URL, wh->url);
 	curl_easy_setopt(wh->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(wh->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(wh->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(w - body));
+	curl_easy_setopt(wh->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(wh->curl, CURLOPT_HTTPHEADER, wh->headers);
 	/* a stopping daemon waits for no receiver past its flush time */
 	if (stop_by > 0) {

@@ -894,6 +894,28 @@ static int kernel_frozen(struct fx *fx)
 	return !strncmp(buf, "FROZEN", 6) ? 1 : !strncmp(buf, "THAWED", 6) ? 0 : -1;
 }
 
+/* Wait (up to 2.5 s) for dir to hold want processes. */
+static void wait_procs(const char *dir, int want)
+{
+	int n = 0;
+
+	for (int i = 0; i < 500 && (n = count_procs(dir)) < want; i++)
+		msleep(5);
+	assert_int_equal(n, want);
+}
+
+/* A tree of 20 processes and one spinning, both in fx's cgroup (dir) and running: 21 in all. */
+static void start_tree_and_spin(struct fx *fx, const char *dir, pid_t *tree, pid_t *spin)
+{
+	*tree = kid(fx, tree20, NULL);
+	*spin = kid(fx, busy, NULL);
+	attach(fx, *tree);
+	attach(fx, *spin);
+	go(fx, *tree);
+	go(fx, *spin);
+	wait_procs(dir, 21);
+}
+
 /* Freeze returns only once the kernel says frozen, with a tree of processes forked in it; both
  * directions may be asked twice. */
 static void freeze_state(void **state)
@@ -902,19 +924,10 @@ static void freeze_state(void **state)
 	struct rb_error err;
 	const char *dir;
 	pid_t pid, spin;
-	int n = 0;
 
 	need(fx, RB_ISO_CG_FREEZER, "freeze");
 	dir = procs_dir(fx);
-	pid = kid(fx, tree20, NULL);
-	spin = kid(fx, busy, NULL);
-	attach(fx, pid);
-	attach(fx, spin);
-	go(fx, pid);
-	go(fx, spin);
-	for (int i = 0; i < 500 && (n = count_procs(dir)) < 21; i++)
-		msleep(5);
-	assert_int_equal(n, 21);
+	start_tree_and_spin(fx, dir, &pid, &spin);
 	assert_int_equal(kernel_frozen(fx), 0);
 	for (int round = 0; round < 2; round++) {
 		if (rb_iso_cgroup_freeze(fx->cg, &err) < 0)
@@ -942,19 +955,11 @@ static void destroy_frozen(void **state)
 	const char *dir;
 	long long t0;
 	pid_t pid, spin;
-	int status, n = 0;
+	int status;
 
 	need(fx, RB_ISO_CG_FREEZER, "freeze");
 	dir = procs_dir(fx);
-	pid = kid(fx, tree20, NULL);
-	spin = kid(fx, busy, NULL);
-	attach(fx, pid);
-	attach(fx, spin);
-	go(fx, pid);
-	go(fx, spin);
-	for (int i = 0; i < 500 && (n = count_procs(dir)) < 21; i++)
-		msleep(5);
-	assert_int_equal(n, 21);
+	start_tree_and_spin(fx, dir, &pid, &spin);
 	if (rb_iso_cgroup_freeze(fx->cg, &err) < 0)
 		fail_msg("freeze: %s", err.msg);
 	t0 = now_us();
@@ -977,16 +982,14 @@ static void kill_tree(void **state)
 	const char *dir;
 	long long t0;
 	pid_t pid;
-	int status, n = 0;
+	int status;
 
 	need_any(fx, "kill_all");
 	dir = procs_dir(fx);
 	pid = kid(fx, tree20, NULL);
 	attach(fx, pid);
 	go(fx, pid);
-	for (int i = 0; i < 500 && (n = count_procs(dir)) < 20; i++)
-		msleep(5);
-	assert_int_equal(n, 20);
+	wait_procs(dir, 20);
 	t0 = now_us();
 	if (rb_iso_cgroup_kill_all(fx->cg, &err) < 0)
 		fail_msg("kill_all: %s", err.msg);

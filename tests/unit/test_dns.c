@@ -1001,6 +1001,18 @@ static void world_stop(struct world *w)
 	pthread_mutex_destroy(&w->log.lock);
 }
 
+/* One query to the world's proxy (over TCP when tcp), its answer parsed into *a: a's RCODE. */
+static int query(const struct world *w, bool tcp, const char *name, uint16_t type, uint16_t id,
+		 struct ans *a)
+{
+	uint8_t out[4096];
+	ssize_t n = ask(&w->at, tcp, name, type, id, out, sizeof(out));
+
+	assert_true(n > 0);
+	assert_int_equal(read_answer(out, (size_t)n, a), 0);
+	return a->rcode;
+}
+
 static void proxy(void **state)
 {
 	struct world w;
@@ -1014,9 +1026,7 @@ static void proxy(void **state)
 
 	/* an allowed name: the upstream's addresses, each allowed with the floored TTL before
 	 * the answer came back */
-	n = ask(&w.at, false, "allowed.test", 1, 0x1234, out, sizeof(out));
-	assert_true(n > 0);
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "allowed.test", 1, 0x1234, &a);
 	assert_int_equal(a.id, 0x1234);
 	assert_int_equal(a.rcode, 0);
 	assert_int_equal(a.n_addr, 1);
@@ -1024,8 +1034,7 @@ static void proxy(void **state)
 	assert_int_equal(a.ttl[0], 5);
 	assert_int_equal(logged(&w.log, "93.184.216.34", &ttl), 1);
 	assert_int_equal(ttl, 30);
-	n = ask(&w.at, false, "Allowed.Test", 28, 0x1234, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "Allowed.Test", 28, 0x1234, &a);
 	assert_true(has_addr(&a, "2606:2800:220:1::1"));
 	assert_int_equal(logged(&w.log, "2606:2800:220:1::1", NULL), 1);
 	for (int i = 0; i < w.f.n_asked; i++)
@@ -1033,23 +1042,16 @@ static void proxy(void **state)
 	assert_true(differ > 0); /* the proxy's own IDs */
 
 	/* other names: REFUSED, the upstream never asked; odd types and classes too */
-	n = ask(&w.at, false, "denied.test", 1, 7, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
+	assert_int_equal(query(&w, false, "denied.test", 1, 7, &a), 5);
 	assert_int_equal(a.id, 7);
-	n = ask(&w.at, false, "tunnel.denied.test", 16, 8, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
-	n = ask(&w.at, false, "allowed.test", 255, 9, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
+	assert_int_equal(query(&w, false, "tunnel.denied.test", 16, 8, &a), 5);
+	assert_int_equal(query(&w, false, "allowed.test", 255, 9, &a), 5);
 	assert_int_equal(fake_asked(&w.f, "denied.test"), 0);
 	assert_int_equal(fake_asked(&w.f, "tunnel.denied.test"), 0);
 
 	/* a CNAME out of the allowlist is followed; the unrelated record and the private
 	 * address are dropped; TTLs capped at the ceiling */
-	n = ask(&w.at, false, "www.allowed.test", 1, 10, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "www.allowed.test", 1, 10, &a);
 	assert_int_equal(a.cnames, 1);
 	assert_int_equal(a.n_addr, 1);
 	assert_string_equal(a.addr[0], "203.0.113.7");
@@ -1060,39 +1062,31 @@ static void proxy(void **state)
 	assert_int_equal(logged(&w.log, "10.9.9.9", NULL), 0);
 
 	/* rebinding: only the public address and the one the policy's CIDR names */
-	n = ask(&w.at, false, "rebind.allowed.test", 1, 11, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "rebind.allowed.test", 1, 11, &a);
 	assert_int_equal(a.n_addr, 2);
 	assert_true(has_addr(&a, "203.0.113.9") && has_addr(&a, "10.1.2.3"));
 	assert_int_equal(logged(&w.log, "10.0.0.5", NULL), 0);
 	assert_int_equal(logged(&w.log, "169.254.169.254", NULL), 0);
 	assert_int_equal(logged(&w.log, "10.1.2.3", NULL), 1);
-	n = ask(&w.at, false, "rebind.allowed.test", 28, 12, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "rebind.allowed.test", 28, 12, &a);
 	assert_int_equal(a.n_addr, 1);
 	assert_string_equal(a.addr[0], "2001:db8::5");
 
 	/* TC from upstream: the proxy asks again over TCP and answers over UDP */
-	n = ask(&w.at, false, "big.allowed.test", 1, 13, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "big.allowed.test", 1, 13, &a);
 	assert_int_equal(a.tc, 0);
 	assert_int_equal(a.n_addr, 3);
 	assert_true(w.f.n_tcp >= 1);
 	assert_int_equal(logged(&w.log, "198.51.100.3", NULL), 1);
 
 	/* queries over TCP */
-	n = ask(&w.at, true, "allowed.test", 1, 14, out, sizeof(out));
-	assert_true(n > 0);
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, true, "allowed.test", 1, 14, &a);
 	assert_int_equal(a.id, 14);
 	assert_string_equal(a.addr[0], "93.184.216.34");
-	n = ask(&w.at, true, "denied.test", 1, 15, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
+	assert_int_equal(query(&w, true, "denied.test", 1, 15, &a), 5);
 
 	/* answers not ours (wrong ID, wrong question) are ignored */
-	n = ask(&w.at, false, "spoof.allowed.test", 1, 16, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "spoof.allowed.test", 1, 16, &a);
 	assert_int_equal(a.n_addr, 1);
 	assert_string_equal(a.addr[0], "198.51.100.66");
 
@@ -1137,22 +1131,14 @@ static void policy_swap(void **state)
 	struct rb_net_dns_policy p2 = {.domains = d2, .n_domains = 1};
 	struct rb_error err = {0};
 	struct world w;
-	uint8_t out[4096];
 	struct ans a;
-	ssize_t n;
 
 	world_start(&w, 2000);
-	n = ask(&w.at, false, "other.test", 1, 1, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
+	assert_int_equal(query(&w, false, "other.test", 1, 1, &a), 5);
 	assert_int_equal(rb_net_dns_set_policy(w.sb, &p2, &err), 0);
-	n = ask(&w.at, false, "other.test", 1, 2, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 0);
+	assert_int_equal(query(&w, false, "other.test", 1, 2, &a), 0);
 	assert_string_equal(a.addr[0], "198.51.100.7");
-	n = ask(&w.at, false, "allowed.test", 1, 3, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 5);
+	assert_int_equal(query(&w, false, "allowed.test", 1, 3, &a), 5);
 	/* a bad policy is refused and the old one stays */
 	{
 		const char *const bad[] = {"*"};
@@ -1160,24 +1146,18 @@ static void policy_swap(void **state)
 
 		assert_int_equal(rb_net_dns_set_policy(w.sb, &pb, &err), -EINVAL);
 	}
-	n = ask(&w.at, false, "other.test", 1, 4, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 0);
+	assert_int_equal(query(&w, false, "other.test", 1, 4, &a), 0);
 	/* default allow: any name resolves, rebinding still filtered */
 	p2.n_domains = 0;
 	p2.default_allow = true;
 	assert_int_equal(rb_net_dns_set_policy(w.sb, &p2, &err), 0);
-	n = ask(&w.at, false, "anything.test", 1, 5, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 0);
+	assert_int_equal(query(&w, false, "anything.test", 1, 5, &a), 0);
 	assert_int_equal(a.n_addr, 1);
-	n = ask(&w.at, false, "rebind.allowed.test", 1, 6, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
+	query(&w, false, "rebind.allowed.test", 1, 6, &a);
 	assert_int_equal(a.n_addr, 1); /* 10.1.2.3 is no longer named by the policy */
 	assert_string_equal(a.addr[0], "203.0.113.9");
-	n = ask(&w.at, false, "x.allowed.test", 16, 7, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 3); /* TXT forwarded: the fake says NXDOMAIN */
+	/* TXT forwarded: the fake says NXDOMAIN */
+	assert_int_equal(query(&w, false, "x.allowed.test", 16, 7, &a), 3);
 	world_stop(&w);
 }
 
@@ -1191,15 +1171,11 @@ static void timeouts(void **state)
 
 	world_start(&w, 300);
 	t0 = now_s();
-	n = ask(&w.at, false, "slow.allowed.test", 1, 1, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 2);
+	assert_int_equal(query(&w, false, "slow.allowed.test", 1, 1, &a), 2);
 	assert_true(now_s() - t0 >= 0.29);
 	assert_true(now_s() - t0 < 2.0);
 	/* over TCP too, and two queries pipelined on one connection */
-	n = ask(&w.at, true, "slow.allowed.test", 1, 2, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 2);
+	assert_int_equal(query(&w, true, "slow.allowed.test", 1, 2, &a), 2);
 	{
 		struct timeval tv = {3, 0};
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1245,12 +1221,10 @@ static void timeouts(void **state)
 static void limits(void **state)
 {
 	struct world w;
-	uint8_t out[4096];
 	struct ans a;
 	struct mb m = {0};
 	struct rb_net_dns_stats st;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ssize_t n;
 
 	world_start(&w, 400);
 	assert_int_equal(connect(fd, (struct sockaddr *)&w.at, sizeof(struct sockaddr_in)), 0);
@@ -1263,9 +1237,7 @@ static void limits(void **state)
 	assert_int_equal(st.allowed, 64);
 	assert_int_equal(st.dropped, 36);
 	usleep(400000);
-	n = ask(&w.at, false, "allowed.test", 1, 1, out, sizeof(out));
-	assert_int_equal(read_answer(out, (size_t)n, &a), 0);
-	assert_int_equal(a.rcode, 0);
+	assert_int_equal(query(&w, false, "allowed.test", 1, 1, &a), 0);
 	for (int i = 0; i < 10; i++) {
 		mb_query(&m, (uint16_t)i, "slow.allowed.test", 1, false);
 		send(fd, m.b, m.n, 0);
