@@ -51,7 +51,7 @@ extern const struct rb_cli_verb rb_cli_verb_serve, rb_cli_verb_load, rb_cli_verb
 extern const struct rb_cli_verb rb_cli_verb_run, rb_cli_verb_create, rb_cli_verb_exec,
     rb_cli_verb_ps, rb_cli_verb_inspect, rb_cli_verb_rm, rb_cli_verb_cp, rb_cli_verb_files;
 extern const struct rb_cli_verb rb_cli_verb_pause, rb_cli_verb_resume, rb_cli_verb_stats;
-extern const struct rb_cli_verb rb_cli_verb_events;
+extern const struct rb_cli_verb rb_cli_verb_events, rb_cli_verb_network, rb_cli_verb_port;
 
 /* Exit codes of run and exec beyond the command's own (timeout(1)'s and the shell's). */
 #define RB_EXIT_TIMED_OUT 124 /* the command ran past its time limit */
@@ -99,9 +99,12 @@ enum {
 	RB_OPT_DISK,
 	RB_OPT_TIMEOUT,
 	RB_OPT_LABEL,
+	RB_OPT_NETWORK,
+	RB_OPT_ALLOW,
+	RB_OPT_DENY_DEFAULT,
 	RB_OPT_VERB_OWN, /* a verb's options not shared with another start here */
 };
-#define RB_CLI_SANDBOX_SHORTOPTS "e:w:"
+#define RB_CLI_SANDBOX_SHORTOPTS "e:w:p:"
 /* clang-format off */
 #define RB_CLI_SANDBOX_LONGOPTS                                                                  \
 	{"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},        \
@@ -109,14 +112,24 @@ enum {
 	    {"memory", required_argument, NULL, RB_OPT_MEMORY},                                  \
 	    {"disk", required_argument, NULL, RB_OPT_DISK},                                      \
 	    {"timeout", required_argument, NULL, RB_OPT_TIMEOUT},                                \
-	    {"label", required_argument, NULL, RB_OPT_LABEL}
+	    {"label", required_argument, NULL, RB_OPT_LABEL},                                    \
+	    {"network", required_argument, NULL, RB_OPT_NETWORK},                                \
+	    {"allow", required_argument, NULL, RB_OPT_ALLOW},                                    \
+	    {"deny-by-default", no_argument, NULL, RB_OPT_DENY_DEFAULT},                         \
+	    {"publish", required_argument, NULL, 'p'}
 #define RB_CLI_SANDBOX_HELP                                                                      \
 	"  -e, --env K=V       set an environment variable (K alone: take it from ours)\n"        \
 	"  -w, --workdir DIR   the working directory (absolute)\n"                                \
 	"      --cpus N        CPUs (fractional allowed)\n"                                       \
 	"      --memory MB     memory limit in MiB\n"                                             \
 	"      --disk MB       disk limit in MiB\n"                                               \
-	"      --label K=V     a label (the sandbox's metadata)\n"
+	"      --label K=V     a label (the sandbox's metadata)\n"                               \
+	"      --network none|private  its network (default: the daemon's --default-network)\n" \
+	"      --allow ENTRY   an allowed destination (domain, *.domain, address, CIDR; "         \
+	":port optional; repeatable)\n"                                                            \
+	"      --deny-by-default  deny what --allow does not name (egress.default deny)\n"        \
+	"  -p, --publish PORT  expose the sandbox's PORT on 127.0.0.1 (repeatable; URLs "         \
+	"on stderr)\n"
 /* clang-format on */
 /* Apply shared option c with its argument to config. 1 when c was one of them, 0 when not,
  * -RB_EXIT_USAGE after printing a bad value. --timeout is left to the verb (it means the
@@ -129,6 +142,10 @@ int rb_cli_add_kv(const struct rb_cli_verb *v, cJSON *obj, const char *what, con
 /* A whole number from 1 to max, or RB_EXIT_USAGE after printing. */
 int rb_cli_parse_ms(const struct rb_cli_verb *v, const char *flag, const char *arg, long max,
 		    long *out);
+/* network.c: --network, --allow, --deny-by-default, -p into config, as rb_cli_sandbox_opt. */
+int rb_cli_network_opt(const struct rb_cli_verb *v, cJSON *config, int c, const char *arg);
+/* "PORT -> URL" on stderr for the ports config asked for (-p); an exit code. */
+int rb_cli_print_ports(struct rb_cli *cli, const char *id, const cJSON *config);
 /* POST /api/v1/sandboxes; *id is the new sandbox's id. An exit code. */
 int rb_cli_sandbox_create(struct rb_cli *cli, const cJSON *config, char **id);
 /* DELETE /api/v1/sandboxes/{id}. An exit code. */

@@ -93,7 +93,7 @@ int rb_cli_sandbox_opt(const struct rb_cli_verb *v, cJSON *config, int c, const 
 		cJSON_AddNumberToObject(res, resource[c - RB_OPT_CPUS], n);
 		return 1;
 	}
-	return 0;
+	return rb_cli_network_opt(v, config, c, arg);
 }
 
 int rb_cli_sandbox_create(struct rb_cli *cli, const cJSON *config, char **id)
@@ -162,6 +162,8 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	rc = rb_cli_sandbox_create(cli, config, &id);
 	if (rc == RB_EXIT_OK)
 		puts(id);
+	if (rc == RB_EXIT_OK)
+		rc = rb_cli_print_ports(cli, id, config);
 	return rc;
 }
 

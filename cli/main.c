@@ -19,7 +19,8 @@ static const struct rb_cli_verb *const verbs[] = {
     &rb_cli_verb_ps,	 &rb_cli_verb_inspect, &rb_cli_verb_rm,	     &rb_cli_verb_cp,
     &rb_cli_verb_files,	 &rb_cli_verb_load,    &rb_cli_verb_images,  &rb_cli_verb_image,
     &rb_cli_verb_rmi,	 &rb_cli_verb_info,    &rb_cli_verb_version, &rb_cli_verb_pause,
-    &rb_cli_verb_resume, &rb_cli_verb_stats,   &rb_cli_verb_events,
+    &rb_cli_verb_resume, &rb_cli_verb_stats,   &rb_cli_verb_events,  &rb_cli_verb_network,
+    &rb_cli_verb_port,
 };
 
 static void usage(FILE *f)

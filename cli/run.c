@@ -202,6 +202,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	}
 	if (cli->debug)
 		fprintf(stderr, "runbox: created sandbox %s\n", id);
+	rb_cli_print_ports(cli, id, config);
 	sig = guard_arm(&g, id);
 	if (sig) {
 		guard_stop(&g);

@@ -185,6 +185,7 @@ struct ns_job {
 	const struct rb_net_addrs *addrs;
 	struct rb_error *err;
 	int result;
+	int *sock; /* not NULL: make a TCP socket there instead of configuring */
 };
 
 static void *ns_thread(void *arg)
@@ -197,6 +198,14 @@ static void *ns_thread(void *arg)
 	if (setns(j->netns_fd, CLONE_NEWNET) < 0) {
 		j->result = rb_error_sys(j->err, errno, RB_INTERNAL_ERROR,
 					 "join the sandbox's network namespace");
+		return NULL;
+	}
+	if (j->sock) {
+		/* a socket belongs to the namespace it was made in, whichever thread uses it */
+		*j->sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		j->result = *j->sock < 0 ? rb_error_sys(j->err, errno, RB_INTERNAL_ERROR,
+							"a socket in the sandbox's namespace")
+					 : 0;
 		return NULL;
 	}
 	r = route_socket(&sk, j->err);
@@ -216,9 +225,8 @@ static void *ns_thread(void *arg)
 	return NULL;
 }
 
-int rb_net_netns_configure(int netns_fd, const struct rb_net_addrs *addrs, struct rb_error *err)
+static int ns_run(struct ns_job *j)
 {
-	struct ns_job j = {netns_fd, addrs, err, 0};
 	pthread_attr_t attr;
 	pthread_t t;
 	sigset_t all, old;
@@ -229,14 +237,29 @@ int rb_net_netns_configure(int netns_fd, const struct rb_net_addrs *addrs, struc
 	/* no signal of the daemon's is ever handled in the sandbox's namespace */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&t, &attr, ns_thread, &j);
+	r = pthread_create(&t, &attr, ns_thread, j);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0)
-		return rb_error_set(err, r, RB_RESOURCE_EXHAUSTED, "start a thread: %s",
+		return rb_error_set(j->err, r, RB_RESOURCE_EXHAUSTED, "start a thread: %s",
 				    strerror(r));
 	pthread_join(t, NULL);
-	return j.result;
+	return j->result;
+}
+
+int rb_net_netns_configure(int netns_fd, const struct rb_net_addrs *addrs, struct rb_error *err)
+{
+	struct ns_job j = {netns_fd, addrs, err, 0, NULL};
+
+	return ns_run(&j);
+}
+
+int rb_net_netns_socket(int netns_fd, int *out, struct rb_error *err)
+{
+	struct ns_job j = {netns_fd, NULL, err, 0, out};
+
+	*out = -1;
+	return ns_run(&j);
 }
 
 int rb_net_veth_create(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,

@@ -30,9 +30,19 @@ struct rb_net_ctx {
 	bool table_ready;	/* runbox's table is made, by this daemon */
 	struct rb_net_dns *dns; /* the DNS proxy; NULL when off (dns_off says why) */
 	char dns_off[256];
+	struct rb_net_fwd *fwd; /* the port forwarder, from the first exposed port */
+	/* network.denied (denied.c): its thread reads the watched sandboxes' sets (this lock) */
+	rb_net_denied_fn denied_fn;
+	void *denied_ud;
+	pthread_t denied_thread;
+	pthread_cond_t denied_wake;
+	bool denied_stop;
+	struct rb_net_sandbox **watched;
+	size_t n_watched;
 };
 
 struct rb_net_sandbox;
+struct rb_net_seen;
 
 /* A mechanism: private (veth + nftables) or none (loopback only). */
 struct rb_net_ops {
@@ -63,6 +73,14 @@ struct rb_net_sandbox {
 	pthread_mutex_t dns_lock;
 	struct rb_net_dns_plan *dns_plan;
 	bool dns_swapping;
+	/* its exposed ports (ns->lock); policy.ingress.allowPorts lists the same */
+	struct rb_net_port exposed[RB_NET_MAX_PORTS];
+	size_t n_exposed;
+	char name[32]; /* the sandbox's id, for its events */
+	/* what denied<N> held at the last look (denied.c's thread, under ctx->lock) */
+	struct rb_net_seen *denied_seen;
+	size_t n_denied_seen;
+	bool denied_quiet; /* adopted: the next look only learns, it reports nothing */
 };
 
 extern const struct rb_net_ops rb_net_ops_none, rb_net_ops_private;
@@ -78,6 +96,37 @@ int rb_net_veth_create(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,
 		       const struct rb_net_addrs *addrs, struct rb_error *err);
 int rb_net_veth_delete(struct rb_net_ctx *ctx, const char *ifname, struct rb_error *err);
 int rb_net_route_open(struct rb_net_ctx *ctx, struct rb_error *err); /* ctx->lock held */
+/* A non-blocking TCP socket made inside the namespace (it stays in it, whoever uses it). */
+int rb_net_netns_socket(int netns_fd, int *out, struct rb_error *err);
+
+/* ---- forward.c: the port forwarder, one thread relaying every connection ---- */
+
+struct rb_net_fwd;
+struct sockaddr_in;
+int rb_net_fwd_new(struct rb_net_fwd **out, struct rb_error *err);
+void rb_net_fwd_free(struct rb_net_fwd *f); /* every listener and connection closed */
+/* Listen on 127.0.0.1 at a port the kernel picks (*host_port) and relay each connection to
+ * target's address at port, or, with netns_fd >= 0 (duplicated), to 127.0.0.1:port from a
+ * socket made in that namespace. owner and port name it for the close. */
+int rb_net_fwd_open(struct rb_net_fwd *f, const void *owner, uint16_t port,
+		    const struct sockaddr_in *target, int netns_fd, uint16_t *host_port,
+		    struct rb_error *err);
+/* The listener and its connections closed when this returns; -ENOENT when unknown. */
+int rb_net_fwd_close(struct rb_net_fwd *f, const void *owner, uint16_t port);
+void rb_net_fwd_close_all(struct rb_net_fwd *f, const void *owner);
+
+/* ---- denied.c: network.denied ---- */
+
+void rb_net_denied_stop(struct rb_net_ctx *ctx);
+/* Watch ns's denied set (on) or stop (off); mode private only. */
+void rb_net_denied_watch(struct rb_net_sandbox *ns, bool on);
+
+/* ---- ports.c: a sandbox's exposed ports ---- */
+
+/* Expose the policy's allowPorts (setup, adopt); ns->lock held. */
+int rb_net_ports_open_policy(struct rb_net_sandbox *ns, struct rb_error *err);
+/* Close every port of ns (teardown); ns->lock held. */
+void rb_net_ports_close_all(struct rb_net_sandbox *ns);
 
 /* ---- nft.c: batches over libmnl, expressions (libnftnl) ---- */
 

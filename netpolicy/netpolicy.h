@@ -82,6 +82,7 @@ struct rb_net_policy {
 };
 
 #define RB_NET_MAX_ALLOW 256
+#define RB_NET_MAX_PORTS 64 /* ingress.allowPorts, and ports exposed at once */
 
 /* -EINVAL with a message naming what is wrong (the caller names the field). */
 int rb_net_entry_parse(const char *s, struct rb_net_entry *out, struct rb_error *err);
@@ -106,6 +107,13 @@ struct rb_net_sandbox;
  * private sandbox. No upstream (none configured, none in /etc/resolv.conf) is no error: the
  * proxy is off, private sandboxes keep the host's resolv.conf and domain entries are refused. */
 int rb_net_ctx_new(const struct rb_net_config *cfg, struct rb_net_ctx **out, struct rb_error *err);
+/* network.denied: fn(id, address, port, count, ud) from a thread of its own, about every
+ * second, for each destination a private sandbox (named with rb_net_sandbox_set_name) was
+ * newly denied, or denied again (count: the total so far). */
+typedef void (*rb_net_denied_fn)(const char *id, const char *address, uint16_t port, uint64_t count,
+				 void *ud);
+int rb_net_ctx_on_denied(struct rb_net_ctx *ctx, rb_net_denied_fn fn, void *ud,
+			 struct rb_error *err);
 /* Stops the proxy; removes runbox's nftables table if this daemon made it. */
 void rb_net_ctx_free(struct rb_net_ctx *ctx);
 const struct rb_net_config *rb_net_ctx_config(const struct rb_net_ctx *ctx);
@@ -124,6 +132,8 @@ int rb_net_resolv_conf(const struct rb_net_ctx *ctx, const struct rb_net_policy 
  * (*policy is emptied). On failure nothing is left behind (and *out is NULL). */
 int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
 			 pid_t pid, int pidfd, struct rb_net_sandbox **out, struct rb_error *err);
+/* The sandbox's id, for its network.denied events (and their watch starts). NULL is fine. */
+void rb_net_sandbox_set_name(struct rb_net_sandbox *ns, const char *id);
 /* Remove the DNS proxy's listeners, the veth, the nftables chains, sets and elements.
  * Idempotent; NULL is fine. */
 void rb_net_sandbox_teardown(struct rb_net_sandbox *ns);
@@ -139,6 +149,27 @@ int rb_net_sandbox_info(struct rb_net_sandbox *ns, cJSON **out, struct rb_error 
 cJSON *rb_net_sandbox_policy_json(struct rb_net_sandbox *ns);
 /* The sandbox's addresses; -ENOTCONN in mode none. */
 int rb_net_sandbox_addrs(const struct rb_net_sandbox *ns, struct rb_net_addrs *out);
+
+/* ---- ingress ports (ports.c): forwarded by the daemon from its loopback ---- */
+
+struct rb_net_port {
+	uint16_t port;	    /* in the sandbox */
+	uint16_t host_port; /* on 127.0.0.1 in the daemon's namespace */
+	long long exposed_ms;
+};
+
+/* Expose port (1..65535): the daemon listens on 127.0.0.1 at a port of its choosing and relays
+ * each connection to the sandbox's port (its address in mode private, its loopback in mode
+ * none). Already exposed: *out is that one and *created false. The port joins
+ * ingress.allowPorts. RESOURCE_EXHAUSTED past RB_NET_MAX_PORTS. */
+int rb_net_sandbox_port_expose(struct rb_net_sandbox *ns, uint16_t port, struct rb_net_port *out,
+			       bool *created, struct rb_error *err);
+/* Its listener and every connection closed; NOT_FOUND when not exposed. */
+int rb_net_sandbox_port_close(struct rb_net_sandbox *ns, uint16_t port, struct rb_error *err);
+/* The exposed ports, at most max, in the order they were exposed; returns how many there are. */
+size_t rb_net_sandbox_ports(struct rb_net_sandbox *ns, struct rb_net_port *out, size_t max);
+/* The API's Port: {port, url, exposedAt}. */
+cJSON *rb_net_port_json(const struct rb_net_port *p);
 
 /* For the DNS proxy: let the sandbox reach addr (4 or 16 bytes, network order) for ttl_s
  * seconds, on port (TCP and UDP; 0: any port), as an nftables set element with a timeout.

@@ -42,6 +42,8 @@ void rb_net_ctx_free(struct rb_net_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	rb_net_denied_stop(ctx);
+	rb_net_fwd_free(ctx->fwd); /* every port's listener and connection */
 	rb_net_ctx_dns_stop(ctx);
 	pthread_mutex_lock(&ctx->lock);
 	rb_net_table_remove(ctx);
@@ -51,6 +53,7 @@ void rb_net_ctx_free(struct rb_net_ctx *ctx)
 		nl_socket_free(ctx->route);
 	pthread_mutex_unlock(&ctx->lock);
 	pthread_mutex_destroy(&ctx->lock);
+	free(ctx->watched);
 	free(ctx);
 }
 
@@ -234,6 +237,8 @@ int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, u
 		r = rb_net_netns_open(pid, pidfd, &ns->netns_fd, err);
 	if (r == 0)
 		r = ns->ops->setup(ns, err);
+	if (r == 0)
+		r = rb_net_ports_open_policy(ns, err);
 	if (r < 0) {
 		rb_error_wrap(err, "%s network", ns->ops->name);
 		rb_net_sandbox_teardown(ns);
@@ -248,8 +253,10 @@ void rb_net_sandbox_teardown(struct rb_net_sandbox *ns)
 {
 	if (!ns)
 		return;
+	rb_net_denied_watch(ns, false);
 	pthread_mutex_lock(&ns->lock);
 	ns->torn_down = true;
+	rb_net_ports_close_all(ns); /* no connection outlives the sandbox's network */
 	ns->ops->teardown(ns);
 	if (ns->netns_fd >= 0)
 		close(ns->netns_fd);
@@ -263,6 +270,7 @@ void rb_net_sandbox_free(struct rb_net_sandbox *ns)
 		return;
 	rb_net_sandbox_teardown(ns);
 	rb_net_policy_free(&ns->policy);
+	free(ns->denied_seen);
 	pthread_mutex_destroy(&ns->dns_lock);
 	pthread_mutex_destroy(&ns->lock);
 	free(ns);

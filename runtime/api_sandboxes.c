@@ -30,6 +30,8 @@ int rb_rt_api_sandbox_create(struct rb_rt_req *req, struct rb_error *err)
 		}
 		return r;
 	}
+	rb_rt_ports_announce(req->srv,
+			     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb, "id")));
 	return rb_rt_reply_json(req, 201, sb);
 }
 
