@@ -94,6 +94,9 @@ struct rb_image {
 int rb_image_acquire(struct rb_image_store *store, const char *ref, const char *holder,
 		     struct rb_image **out, struct rb_error *err);
 int rb_image_release(struct rb_image_store *store, const char *holder, struct rb_error *err);
+/* Every holder's name, *out NULL-terminated (free each and the array): a daemon that restarts
+ * releases the ones no sandbox of its own stands for. */
+int rb_image_holders(struct rb_image_store *store, char ***out, struct rb_error *err);
 void rb_image_free(struct rb_image *img);
 
 #endif

@@ -713,6 +713,36 @@ int rb_image_release(struct rb_image_store *s, const char *holder, struct rb_err
 	return dropped ? rb_image_gc(s, err) : 0;
 }
 
+int rb_image_holders(struct rb_image_store *s, char ***out, struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	char **list = calloc(1, sizeof(*list));
+	size_t n = 0;
+	DB_LOCK(s);
+
+	if (!list)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	if (prepare(s, "SELECT holder FROM holders", &st, err) < 0) {
+		free(list);
+		return -EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char **grown = realloc(list, (n + 2) * sizeof(*list));
+
+		if (!grown || !(grown[n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+			list = grown ? grown : list;
+			for (size_t i = 0; i < n; i++)
+				free(list[i]);
+			free(list);
+			return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+		}
+		list = grown;
+		list[++n] = NULL;
+	}
+	*out = list;
+	return 0;
+}
+
 void rb_image_free(struct rb_image *img)
 {
 	if (!img)

@@ -155,6 +155,19 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+/* Close every descriptor from 3 up but keep_a and keep_b. Async-signal-safe. */
+static void close_all_but(int keep_a, int keep_b)
+{
+	unsigned lo = (unsigned)(keep_a < keep_b ? keep_a : keep_b);
+	unsigned hi = (unsigned)(keep_a < keep_b ? keep_b : keep_a);
+
+	if (lo > 3)
+		syscall(SYS_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1 > 3 ? lo + 1 : 3, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
 static __attribute__((noreturn)) void child(const struct child_args *a)
 {
 	static char *const argv[] = {"runbox-agent", NULL};
@@ -163,7 +176,11 @@ static __attribute__((noreturn)) void child(const struct child_args *a)
 	const char *step = "";
 	int mount_fd, s, m;
 
-	close(a->parent_end);
+	/* Nothing of the daemon's but what it needs, first of all. A copy of another create's
+	 * end of its sync socket, taken at this clone, would keep that child from seeing the
+	 * daemon die: after a kill -9 in the middle of concurrent creates, each child waited on
+	 * the other's copy for ever, outside any sandbox cgroup. */
+	close_all_but(a->sync, a->agent_memfd);
 	tell_parent(a->sync, 0, "");
 	/* made here rather than at the clone: the parent maps ids meanwhile. Owned by the
 	 * sandbox's user namespace, as the other namespaces are. */

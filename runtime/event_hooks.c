@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "isolation/isolation.h"
+#include "runtime-internal.h"
 #include "sandbox.h"
 
 #define COMMAND_MAX 1024 /* bytes of a command line an event carries */
@@ -76,6 +77,7 @@ void rb_rt_ev_sandbox_created(const char *id, const cJSON *config, long long cre
 	struct sb_rec rec = {.created_ms = created_ms}, *grown;
 	cJSON *data;
 
+	rb_rt_metrics_create(true);
 	snprintf(rec.id, sizeof(rec.id), "%s", id);
 	rec.run_id = run_id ? strdup(run_id) : NULL;
 	pthread_mutex_lock(&table.lock);
@@ -104,6 +106,7 @@ void rb_rt_ev_sandbox_failed(const char *id, const cJSON *config, const struct r
 {
 	cJSON *data = cJSON_CreateObject();
 
+	rb_rt_metrics_create(false);
 	cJSON_AddStringToObject(data, "operation", "create");
 	add_error(data, err);
 	rb_rt_ev_emit(RB_EV_SANDBOX_ERROR, id, config_run_id(config), data);
@@ -116,6 +119,7 @@ void rb_rt_ev_sandbox_terminated(const char *id, const char *reason, long long c
 	struct sb_rec *r;
 	cJSON *data;
 
+	rb_rt_metrics_terminated(reason);
 	pthread_mutex_lock(&table.lock);
 	r = find(id);
 	if (r) {
@@ -278,4 +282,24 @@ void rb_rt_ev_file(enum rb_rt_ev_type type, const struct rb_rt_sandbox *sb, cons
 		cJSON_AddNumberToObject(data, "sizeBytes", (double)size);
 	}
 	rb_rt_ev_emit(type, sb->id, run_id_of(sb->id, run_id, sizeof(run_id)), data);
+}
+
+void rb_rt_ev_port(const char *id, bool exposed, cJSON *port)
+{
+	char run_id[256];
+
+	rb_rt_ev_emit(exposed ? RB_EV_PORT_EXPOSED : RB_EV_PORT_CLOSED, id,
+		      run_id_of(id, run_id, sizeof(run_id)), port);
+}
+
+void rb_rt_ev_network_denied(const char *id, const char *address, uint16_t port, uint64_t count,
+			     void *ud)
+{
+	char run_id[256];
+	cJSON *data = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(data, "address", address);
+	cJSON_AddNumberToObject(data, "port", port);
+	cJSON_AddNumberToObject(data, "count", (double)count);
+	rb_rt_ev_emit(RB_EV_NETWORK_DENIED, id, run_id_of(id, run_id, sizeof(run_id)), data);
 }

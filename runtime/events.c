@@ -33,6 +33,7 @@ static const char *const type_names[RB_EV__COUNT] = {
     [RB_EV_FILE_ERROR] = "file.error",
     [RB_EV_PORT_EXPOSED] = "port.exposed",
     [RB_EV_PORT_CLOSED] = "port.closed",
+    [RB_EV_NETWORK_DENIED] = "network.denied",
 };
 
 const char *rb_rt_ev_type_name(enum rb_rt_ev_type t)

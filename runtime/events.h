@@ -16,7 +16,7 @@
 
 #include "common/error.h"
 
-/* The reference's RuntimeEventType values that runbox emits (port.* once ports exist). */
+/* The reference's RuntimeEventType values that runbox emits, and runbox's network.denied. */
 enum rb_rt_ev_type {
 	RB_EV_SANDBOX_CREATED,
 	RB_EV_SANDBOX_STARTED,
@@ -33,6 +33,7 @@ enum rb_rt_ev_type {
 	RB_EV_FILE_ERROR,
 	RB_EV_PORT_EXPOSED,
 	RB_EV_PORT_CLOSED,
+	RB_EV_NETWORK_DENIED,
 	RB_EV__COUNT,
 };
 
@@ -127,6 +128,11 @@ void rb_rt_ev_exec_finished(const struct rb_rt_sandbox *sb, char *const *argv, i
 #define RB_EV_SIZE_DIR	(-2LL) /* a directory (mkdir) */
 void rb_rt_ev_file(enum rb_rt_ev_type type, const struct rb_rt_sandbox *sb, const char *path,
 		   long long size, const struct rb_error *err);
+/* port.exposed / port.closed with the Port as data (taken). */
+void rb_rt_ev_port(const char *id, bool exposed, cJSON *port);
+/* network.denied {address, port, count}: a destination newly denied, or denied again. */
+void rb_rt_ev_network_denied(const char *id, const char *address, uint16_t port, uint64_t count,
+			     void *ud);
 
 /* ---- exporters and the configuration file (export.c, config.c) ---- */
 

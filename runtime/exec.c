@@ -7,6 +7,7 @@
  */
 #include "exec-internal.h"
 #include "events.h"
+#include "runtime-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,14 @@ static long long mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void job_free(void *arg)
@@ -176,6 +185,7 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 				.cwd = j->x.cwd,
 				.user = j->x.user};
 	long long start = mono_ms(), deadline = start + j->x.timeout_ms, exited_at = 0;
+	long long start_us = mono_us();
 	bool have_exit = false, killed = false;
 	size_t stdin_off = 0;
 	pid_t pid;
@@ -318,6 +328,8 @@ out:
 		if (in[i] >= 0)
 			close(in[i]);
 	}
+	if (chan >= 0)
+		rb_rt_metrics_exec(mono_us() - start_us);
 	rb_rt_ev_exec_finished(j->x.sb, j->x.argv, chan >= 0 ? pid : 0, &res->exit,
 			       mono_ms() - start, res->timed_out, r < 0 ? err : NULL);
 	if (chan >= 0)

@@ -265,6 +265,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
+	rb_rt_metrics_request(req->route, req->status);
 	if (srv->debug)
 		fprintf(stderr, "runbox: %s %s %u %lldms %s%s\n", req->method, req->path,
 			req->status, rb_now_ms() - req->started_ms, req->id,

@@ -80,6 +80,7 @@ int rb_rt_reply_error(struct rb_rt_req *req, unsigned status, const struct rb_er
 	enum rb_code code = err->code == RB_OK ? RB_INTERNAL_ERROR : err->code;
 	cJSON *body = rb_rt_error_json(req->id, err, req->details);
 
+	rb_rt_metrics_error(code);
 	cJSON_Delete(req->details);
 	req->details = NULL;
 	return rb_rt_reply_json(req, status ? status : (unsigned)rb_code_http_status(code), body);

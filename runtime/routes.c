@@ -28,7 +28,11 @@ const struct rb_rt_route rb_rt_routes[] = {
     {"POST", "/api/v1/sandboxes/{id}/timeout", rb_rt_api_sandbox_timeout, 0, NULL},
     {"GET", "/api/v1/sandboxes/{id}/network", rb_rt_api_sandbox_network_get, 0, NULL},
     {"PATCH", "/api/v1/sandboxes/{id}/network", rb_rt_api_sandbox_network_patch, 0, NULL},
+    {"POST", "/api/v1/sandboxes/{id}/ports", rb_rt_api_sandbox_port_expose, 0, NULL},
+    {"GET", "/api/v1/sandboxes/{id}/ports", rb_rt_api_sandbox_ports_list, 0, NULL},
+    {"DELETE", "/api/v1/sandboxes/{id}/ports/{port}", rb_rt_api_sandbox_port_close, 0, NULL},
     {"GET", "/api/v1/events", rb_rt_api_events, 0, NULL},
+    {"GET", "/metrics", rb_rt_api_metrics, 0, NULL},
 };
 
 const size_t rb_rt_n_routes = RB_ARRAY_SIZE(rb_rt_routes);

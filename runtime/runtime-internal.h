@@ -141,7 +141,22 @@ int rb_rt_api_sandbox_timeout(struct rb_rt_req *req, struct rb_error *err);
 /* api_network.c */
 int rb_rt_api_sandbox_network_get(struct rb_rt_req *req, struct rb_error *err);
 int rb_rt_api_sandbox_network_patch(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_port_expose(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_ports_list(struct rb_rt_req *req, struct rb_error *err);
+int rb_rt_api_sandbox_port_close(struct rb_rt_req *req, struct rb_error *err);
+/* port.exposed for each port a new sandbox exposed at its create (ingress.allowPorts) */
+void rb_rt_ports_announce(struct rb_rt_server *srv, const char *id);
 int rb_rt_api_events(struct rb_rt_req *req, struct rb_error *err); /* api_events.c */
+
+/* metrics.c: GET /metrics, and the counters it shows (cheap atomics, bumped at the edges) */
+int rb_rt_api_metrics(struct rb_rt_req *req, struct rb_error *err);
+void rb_rt_metrics_init(void);
+/* an answered request (route NULL: none matched) */
+void rb_rt_metrics_request(const struct rb_rt_route *route, unsigned status);
+void rb_rt_metrics_error(enum rb_code code); /* an error answer's code */
+void rb_rt_metrics_create(bool ok);
+void rb_rt_metrics_terminated(const char *reason);
+void rb_rt_metrics_exec(long long duration_us); /* a non-interactive exec ended */
 /* api_lifecycle.c: autoResume, from the JSON body's field when it has one (body may be NULL),
  * else from the query (?autoResume=true). */
 int rb_rt_auto_resume(struct rb_rt_req *req, const cJSON *body, bool *out, struct rb_error *err);

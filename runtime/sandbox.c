@@ -159,6 +159,7 @@ static void sweep(struct rb_rt_sandboxes *m, const char *id, cJSON *doc, long lo
 	save(m, id, "terminated",
 	     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "image")), created, -1, doc,
 	     &err);
+	rb_rt_ev_sandbox_terminated(id, "lost", created);
 }
 
 static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state state, cJSON **doc,
@@ -234,6 +235,7 @@ int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
 	if (r < 0)
 		return r;
 	recover(m);
+	rb_rt_sb_sweep_strays(m);
 	return 0;
 }
 
@@ -649,6 +651,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 				 err);
 	if (r < 0)
 		goto fail;
+	rb_net_sandbox_set_name(sb->net, sb->id); /* for its network.denied events */
 	cJSON_ReplaceItemInObjectCaseSensitive(sb->doc, "network",
 					       rb_net_sandbox_policy_json(sb->net));
 	/* the working directory exists from the start, as the image's own would */
@@ -1043,6 +1046,9 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	snprintf(sb->id, sizeof(sb->id), "%s", id);
 	snprintf(leaf, sizeof(leaf), "runbox-%s", id);
 	r = rb_iso_cgroup_load(&m->cg, id, &sb->cg, err);
+	/* the record says running: a pause the daemon died in, unanswered, is undone */
+	if (r == 0 && state == RB_SB_RUNNING)
+		rb_iso_cgroup_thaw(sb->cg, &ignored);
 	if (r == 0)
 		r = rb_iso_reattach(pid, leaf, host_uid, state == RB_SB_RUNNING, &sb->iso, err);
 	if (r < 0) {

@@ -127,6 +127,10 @@ int rb_rt_sandbox_set_timeout(struct rb_rt_sandboxes *m, const char *id, long lo
 /* When a sandbox's lifetime ends: its expiresAt, else createdAt + timeoutMs. */
 long long rb_rt_sb_expiry(const cJSON *doc, long long created_ms);
 
+/* After recovery: remove the cgroups of this registry's sandboxes that are not live, and release
+ * image holds no live sandbox stands for (strays.c). */
+void rb_rt_sb_sweep_strays(struct rb_rt_sandboxes *m);
+
 /* Has the OOM killer struck in this sandbox since the last time this said so? */
 bool rb_rt_sandbox_oom_check(struct rb_rt_sandbox *sb);
 

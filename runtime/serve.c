@@ -240,6 +240,7 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		return r;
 	}
 	srv->store = store;
+	rb_rt_metrics_init();
 	r = rb_rt_sandboxes_open(&sandboxes, cfg->state_dir, store, err);
 	if (r < 0) {
 		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
@@ -254,6 +255,8 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		if (!cfg->net)
 			rb_net_config_default(&net);
 		r = rb_net_ctx_new(cfg->net ? cfg->net : &net, &sandboxes.net, err);
+		if (r == 0)
+			r = rb_net_ctx_on_denied(sandboxes.net, rb_rt_ev_network_denied, NULL, err);
 		if (r == 0 && rb_net_ctx_dns_off(sandboxes.net))
 			fprintf(stderr,
 				"runbox: warning: DNS proxy off, domain allowlists refused: %s\n",

@@ -14,7 +14,7 @@ build_pkgs=(
 run_pkgs=(busybox-static)
 # Real tools that make the test fixtures and the peers the benchmarks compare against.
 test_pkgs=(umoci skopeo zstd gzip tar python3 hyperfine crun clang clang-format clang-tidy cppcheck
-	nftables iperf3 iproute2 curl dnsmasq-base)
+	nftables iperf3 iproute2 curl dnsmasq-base sqlite3)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 case "${1:-all}" in
