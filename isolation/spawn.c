@@ -324,8 +324,10 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-/* The child says it runs, or the spawner that the clone failed. */
-static int await_start(int sync, struct rb_error *err)
+/* Wait on the sync socket for the message that means the step is done (ok, an op), or for
+ * the one that says what failed (a RESULT with err set, and the step's name). */
+static int await_step(int sync, bool (*ok)(const struct rb_ag_hdr *), const char *what,
+		      const char *prefix, struct rb_error *err)
 {
 	struct pollfd p = {.fd = sync, .events = POLLIN};
 	char buf[sizeof(struct rb_ag_hdr) + 256];
@@ -338,47 +340,31 @@ static int await_start(int sync, struct rb_error *err)
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return rb_error_set(err, ETIMEDOUT, RB_INTERNAL_ERROR,
-				    "the sandbox's first process did not start within %d ms",
-				    SPAWN_TIMEOUT_MS);
+				    "%s did not happen within %d ms", what, SPAWN_TIMEOUT_MS);
 	n = recv(sync, buf, sizeof(buf) - 1, 0);
 	if (n < (ssize_t)sizeof(h))
 		return rb_error_set(err, EPIPE, RB_INTERNAL_ERROR,
-				    "the sandbox's first process died as it started");
+				    "the sandbox's first process died before %s", what);
 	memcpy(&h, buf, sizeof(h));
-	if (h.op == RB_AG_RESULT && h.err == 0)
+	if (ok(&h))
 		return 0;
 	buf[n] = '\0';
 	return rb_error_set(err, h.err > 0 ? h.err : EIO,
 			    h.err == ENOSPC || h.err == EAGAIN ? RB_RESOURCE_EXHAUSTED
 							       : RB_INTERNAL_ERROR,
-			    "%s: %s", buf + sizeof(h), strerror(h.err));
+			    "%s%s: %s", prefix, buf + sizeof(h), strerror(h.err));
 }
 
-/* The agent says hello once it runs; the child says what failed if it could not get there. */
-static int await_agent(int sync, struct rb_error *err)
+/* the child says it runs (or the spawner that the clone failed) */
+static bool child_runs(const struct rb_ag_hdr *h)
 {
-	struct pollfd p = {.fd = sync, .events = POLLIN};
-	char buf[sizeof(struct rb_ag_hdr) + 256];
-	struct rb_ag_hdr h;
-	ssize_t n;
-	int r;
+	return h->op == RB_AG_RESULT && h->err == 0;
+}
 
-	do
-		r = poll(&p, 1, SPAWN_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return rb_error_set(err, ETIMEDOUT, RB_INTERNAL_ERROR,
-				    "the sandbox did not start within %d ms", SPAWN_TIMEOUT_MS);
-	n = recv(sync, buf, sizeof(buf) - 1, 0);
-	if (n < (ssize_t)sizeof(h))
-		return rb_error_set(err, EPIPE, RB_INTERNAL_ERROR,
-				    "the sandbox's first process died before its agent started");
-	memcpy(&h, buf, sizeof(h));
-	if (h.op == RB_AG_HELLO)
-		return 0;
-	buf[n] = '\0';
-	return rb_error_set(err, h.err > 0 ? h.err : EIO, RB_INTERNAL_ERROR,
-			    "sandbox setup: %s: %s", buf + sizeof(h), strerror(h.err));
+/* the agent says hello once it runs (or the child what failed before) */
+static bool agent_runs(const struct rb_ag_hdr *h)
+{
+	return h->op == RB_AG_HELLO;
 }
 
 int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct rb_iso_sandbox *out,
@@ -430,7 +416,7 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		return rb_error_set(err, r, RB_RESOURCE_EXHAUSTED, "start a thread to clone: %s",
 				    strerror(r));
 	}
-	r = await_start(sync[0], err);
+	r = await_step(sync[0], child_runs, "it ran", "", err);
 	close(sync[1]);
 	/* the kernel wrote the pid and the pidfd before the child ran */
 	out->pid = sp.pid;
@@ -466,7 +452,7 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		root.mount_fd = -1;
 	}
 	if (r == 0)
-		r = await_agent(out->ctl, err);
+		r = await_step(out->ctl, agent_runs, "its agent ran", "sandbox setup: ", err);
 	if (r < 0) {
 		rb_fs_root_close(&root);
 		rb_iso_kill(out);
