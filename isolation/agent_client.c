@@ -1,5 +1,6 @@
 /* The daemon's side of the agent's wire: one socketpair per operation (see agent/proto.h). */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -244,6 +245,33 @@ int rb_iso_file_stat(int ctl, const char *path, struct rb_iso_stat *st, struct r
 	if (r < 0)
 		return r;
 	to_stat(&s, st);
+	return 0;
+}
+
+int rb_iso_agent_probe(int ctl, int timeout_ms, struct rb_error *err)
+{
+	_cleanup_close_ int c = rb_iso_agent_channel(ctl, err);
+	struct rb_ag_stat st;
+	struct rb_ag_hdr h;
+	struct pollfd p;
+	ssize_t n;
+	int r;
+
+	if (c < 0)
+		return c;
+	r = send_msg(c, RB_AG_STAT, NULL, 0, "/", 2, NULL, 0);
+	if (r < 0)
+		return agent_gone(err, r);
+	p = (struct pollfd){.fd = c, .events = POLLIN};
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return rb_error_set(err, ETIMEDOUT, RB_INTERNAL_ERROR,
+				    "the sandbox's agent did not answer within %d ms", timeout_ms);
+	n = recv_reply(c, &h, &st, sizeof(st), NULL);
+	if (n < 0)
+		return agent_gone(err, n);
 	return 0;
 }
 

@@ -57,6 +57,8 @@ int rb_iso_reattach(pid_t pid, const char *cgroup_leaf, uid_t host_uid, bool pro
 
 /* A new request channel to the agent: returns the daemon's end, or -errno. */
 int rb_iso_agent_channel(int ctl, struct rb_error *err);
+/* Is the agent there? A request it must answer within timeout_ms. */
+int rb_iso_agent_probe(int ctl, int timeout_ms, struct rb_error *err);
 
 struct rb_iso_exec {
 	const char *const *argv;

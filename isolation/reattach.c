@@ -9,9 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,7 +76,6 @@ int rb_iso_reattach(pid_t pid, const char *cgroup_leaf, uid_t host_uid, bool pro
 {
 	_cleanup_close_ int pidfd = -1, ctl = -1, upper = -1;
 	char root[64];
-	struct rb_iso_stat st;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -106,19 +103,9 @@ int rb_iso_reattach(pid_t pid, const char *cgroup_leaf, uid_t host_uid, bool pro
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "open %s", root);
 	/* a first request: the agent switches to this socket, and answers if it is well (a
 	 * frozen one switches at its first request after the thaw) */
-	if (probe) {
-		/* one that does not answer (frozen by a pause the daemon died in, stopped) must not
-		 * hold up the daemon's start for ever: it is given up, and swept */
-		struct timeval tv = {.tv_sec = RB_ISO_REATTACH_TIMEOUT_S}, none = {0};
-
-		setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(ctl, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		r = rb_iso_file_stat(ctl, "/", &st, err);
-		setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-		setsockopt(ctl, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
-	} else {
-		r = 0;
-	}
+	/* one that does not answer (frozen by a pause the daemon died in, stopped) must not
+	 * hold up the daemon's start for ever: it is given up, and swept */
+	r = probe ? rb_iso_agent_probe(ctl, RB_ISO_REATTACH_TIMEOUT_S * 1000, err) : 0;
 	if (r < 0)
 		return rb_error_wrap(err, "agent %d does not answer", (int)pid);
 	out->pid = pid;

@@ -120,6 +120,31 @@ expect_eq "nothing of it is left running" "$left" ""
 sapi GET "/api/v1/sandboxes/$A"
 expect_eq "the other sandbox is still taken back" "$(jf 'd.get("state")')" running
 
+# an agent that cannot answer (stopped while no daemon ran) does not hold up the next start:
+# it is given up within seconds, and its sandbox swept
+sb_new "a sandbox whose agent will be stopped" || exit 0
+C=$SB_ID
+AGENT_C=$(agent_of "$C")
+kill -9 "$RB_DAEMON_PID"
+wait "$RB_DAEMON_PID" 2>/dev/null
+RB_DAEMON_PID=""
+kill -STOP "${AGENT_C:-0}"
+t0=$(date +%s%N)
+if ! rb_daemon_start; then
+	fail "the daemon starts although an agent does not answer"
+	for p in $AGENT $AGENT_C $TICKERS; do kill -9 "$p" 2>/dev/null; done
+	exit 0
+fi
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a stopped agent: the daemon answers within 10 s ($ms ms)" test "$ms" -lt 10000
+sapi GET "/api/v1/sandboxes/$C"
+expect_eq "a stopped agent: its sandbox is terminated, lost" \
+	"$(jf 'd.get("state") + " " + str(d.get("terminationReason"))')" "terminated lost"
+sleep 0.2
+check "a stopped agent: it is gone" bash -c "! { [ -r /proc/${AGENT_C:-0}/stat ] && [ \"\$(awk '{ print \$3 }' /proc/${AGENT_C:-0}/stat)\" != Z ]; }"
+sapi GET "/api/v1/sandboxes/$A"
+expect_eq "the sandbox beside it is taken back" "$(jf 'd.get("state")')" running
+
 # --stop-sandboxes: a clean stop ends them
 rb_daemon_stop
 if ! rb_daemon_start --stop-sandboxes; then
@@ -134,5 +159,5 @@ rb_daemon_start || exit 0
 sapi GET "/api/v1/sandboxes/$A"
 expect_eq "--stop-sandboxes: the record says terminated" "$(jf 'd.get("state")')" terminated
 # nothing of ours survives the suite, whatever happened above
-for p in $AGENT $AGENT_B $TICKERS; do running "$p" && kill -9 "$p"; done
+for p in $AGENT $AGENT_B ${AGENT_C:-} $TICKERS; do running "$p" && kill -9 "$p"; done
 exit 0
