@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "dns.h"
+#include "mailbox.h"
 
 #define MAX_MSG 65535
 
@@ -34,12 +35,10 @@ struct rb_net_dns_sandbox {
 };
 
 struct cmd {
+	struct rb_net_msg msg; /* first: the mailbox's */
 	enum { CMD_ADD, CMD_SET, CMD_REMOVE, CMD_STOP } op;
 	struct rb_net_dns_sandbox *sb;
 	struct rb_net_dns_rules *rules;
-	int result;
-	bool done;
-	struct cmd *next;
 };
 
 struct query;
@@ -47,13 +46,11 @@ struct conn;
 
 struct rb_net_dns {
 	struct rb_net_dns_config cfg;
-	int epfd, evfd;
+	int epfd;
 	struct watch w_wake;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct cmd *cmds; /* under lock */
+	struct rb_net_mailbox mb; /* the API's requests to the loop */
 	/* the loop's own */
 	bool stop;
 	uint64_t next_due;

@@ -589,12 +589,12 @@ static void do_cmd(struct rb_net_dns *dns, struct cmd *cmd)
 	case CMD_ADD:
 		ev.data.ptr = &sb->w_udp;
 		if (epoll_ctl(dns->epfd, EPOLL_CTL_ADD, sb->udp_fd, &ev) < 0) {
-			cmd->result = -errno;
+			cmd->msg.result = -errno;
 			return;
 		}
 		ev.data.ptr = &sb->w_tcp;
 		if (epoll_ctl(dns->epfd, EPOLL_CTL_ADD, sb->tcp_fd, &ev) < 0) {
-			cmd->result = -errno;
+			cmd->msg.result = -errno;
 			epoll_ctl(dns->epfd, EPOLL_CTL_DEL, sb->udp_fd, NULL);
 			return;
 		}
@@ -617,24 +617,11 @@ static void do_cmd(struct rb_net_dns *dns, struct cmd *cmd)
 
 static void on_wake(struct rb_net_dns *dns)
 {
-	struct cmd *list, *next;
-	uint64_t v;
+	struct rb_net_msg *list = rb_net_mailbox_take(&dns->mb);
 
-	if (read(dns->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&dns->lock);
-	list = dns->cmds;
-	dns->cmds = NULL;
-	pthread_mutex_unlock(&dns->lock);
-	for (struct cmd *c = list; c; c = c->next)
-		do_cmd(dns, c);
-	pthread_mutex_lock(&dns->lock);
-	for (struct cmd *c = list; c; c = next) {
-		next = c->next; /* the waiter may free c once done */
-		c->done = true;
-	}
-	pthread_cond_broadcast(&dns->cond);
-	pthread_mutex_unlock(&dns->lock);
+	for (struct rb_net_msg *m = list; m; m = m->next)
+		do_cmd(dns, (struct cmd *)m);
+	rb_net_mailbox_done(&dns->mb, list);
 }
 
 static void expire(struct rb_net_dns *dns)

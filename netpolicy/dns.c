@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -37,19 +36,7 @@ static const char *sa_str(const struct sockaddr_storage *ss, char *buf, size_t s
 
 static int run_cmd(struct rb_net_dns *dns, struct cmd *cmd)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&dns->lock);
-	cmd->next = dns->cmds;
-	dns->cmds = cmd;
-	pthread_mutex_unlock(&dns->lock);
-	if (write(dns->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		abort(); /* an eventfd write fails only at a counter of 2^64 - 1 */
-	pthread_mutex_lock(&dns->lock);
-	while (!cmd->done)
-		pthread_cond_wait(&dns->cond, &dns->lock);
-	pthread_mutex_unlock(&dns->lock);
-	return cmd->result;
+	return rb_net_mailbox_send(&dns->mb, &cmd->msg);
 }
 
 /* --- the API ---------------------------------------------------------------------------- */
@@ -133,17 +120,15 @@ int rb_net_dns_new(const struct rb_net_dns_config *cfg, struct rb_net_dns **out,
 		dns->cfg.max_tcp = 16;
 	dns->next_due = UINT64_MAX;
 	dns->epfd = epoll_create1(EPOLL_CLOEXEC);
-	dns->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (dns->epfd < 0 || dns->evfd < 0) {
-		r = rb_error_sys(err, errno, RB_INTERNAL_ERROR, "dns proxy: epoll");
+	r = rb_net_mailbox_init(&dns->mb);
+	if (dns->epfd < 0 || r < 0) {
+		r = rb_error_sys(err, r < 0 ? -r : errno, RB_INTERNAL_ERROR, "dns proxy: epoll");
 		rb_net_dns_free(TAKE_PTR(dns));
 		return r;
 	}
 	dns->w_wake = (struct watch){K_WAKE, dns};
 	ev.data.ptr = &dns->w_wake;
-	epoll_ctl(dns->epfd, EPOLL_CTL_ADD, dns->evfd, &ev);
-	pthread_mutex_init(&dns->lock, NULL);
-	pthread_cond_init(&dns->cond, NULL);
+	epoll_ctl(dns->epfd, EPOLL_CTL_ADD, dns->mb.evfd, &ev);
 	/* signals stay with the daemon's own threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -168,13 +153,10 @@ void rb_net_dns_free(struct rb_net_dns *dns)
 		run_cmd(dns, &stop);
 		pthread_join(dns->thread, NULL);
 		rb_net_dns_close_all(dns);
-		pthread_mutex_destroy(&dns->lock);
-		pthread_cond_destroy(&dns->cond);
 	}
 	if (dns->epfd >= 0)
 		close(dns->epfd);
-	if (dns->evfd >= 0)
-		close(dns->evfd);
+	rb_net_mailbox_destroy(&dns->mb);
 	free(dns);
 }
 

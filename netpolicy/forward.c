@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "mailbox.h"
 #include "net-internal.h"
 
 #define FWD_BUF		   (32u << 10) /* per direction and connection */
@@ -61,21 +61,17 @@ struct conn {
 enum cmd_op { CMD_OPEN, CMD_CLOSE, CMD_CLOSE_ALL, CMD_STOP };
 
 struct cmd {
+	struct rb_net_msg msg; /* first: the mailbox's */
 	enum cmd_op op;
 	struct listener *l; /* CMD_OPEN: handed to the loop */
 	const void *owner;
 	uint16_t port;
-	int result;
-	bool done;
-	struct cmd *next;
 };
 
 struct rb_net_fwd {
 	pthread_t thread;
-	pthread_mutex_t lock; /* cmds, done */
-	pthread_cond_t cond;
-	struct cmd *cmds;
-	int epfd, evfd;
+	struct rb_net_mailbox mb; /* the API's requests to the loop */
+	int epfd;
 	struct tag wake;
 	/* the loop's own */
 	struct listener *listeners;
@@ -321,7 +317,7 @@ static bool do_cmd(struct rb_net_fwd *f, struct cmd *cmd)
 		if (l)
 			listener_close(f, l);
 		else
-			cmd->result = -ENOENT;
+			cmd->msg.result = -ENOENT;
 		break;
 	case CMD_CLOSE_ALL:
 		for (struct listener *next, *it = f->listeners; it; it = next) {
@@ -340,23 +336,12 @@ static bool do_cmd(struct rb_net_fwd *f, struct cmd *cmd)
 
 static bool run_cmds(struct rb_net_fwd *f)
 {
-	struct cmd *list;
-	uint64_t n;
+	struct rb_net_msg *list = rb_net_mailbox_take(&f->mb);
 	bool go_on = true;
 
-	if (read(f->evfd, &n, sizeof(n)) < 0) {
-		/* nothing to read: a spurious wake */
-	}
-	pthread_mutex_lock(&f->lock);
-	list = f->cmds;
-	f->cmds = NULL;
-	for (struct cmd *c = list, *next; c; c = next) {
-		next = c->next;
-		go_on &= do_cmd(f, c);
-		c->done = true;
-	}
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
+	for (struct rb_net_msg *m = list; m; m = m->next)
+		go_on &= do_cmd(f, (struct cmd *)m);
+	rb_net_mailbox_done(&f->mb, list);
 	return go_on;
 }
 
@@ -395,19 +380,7 @@ static void *loop(void *arg)
 
 static int run_cmd(struct rb_net_fwd *f, struct cmd *cmd)
 {
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&f->lock);
-	cmd->next = f->cmds;
-	f->cmds = cmd;
-	pthread_mutex_unlock(&f->lock);
-	if (write(f->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		abort(); /* an eventfd write fails only at a counter of 2^64 - 1 */
-	pthread_mutex_lock(&f->lock);
-	while (!cmd->done)
-		pthread_cond_wait(&f->cond, &f->lock);
-	pthread_mutex_unlock(&f->lock);
-	return cmd->result;
+	return rb_net_mailbox_send(&f->mb, &cmd->msg);
 }
 
 int rb_net_fwd_new(struct rb_net_fwd **out, struct rb_error *err)
@@ -419,13 +392,11 @@ int rb_net_fwd_new(struct rb_net_fwd **out, struct rb_error *err)
 
 	if (!f)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
+	r = rb_net_mailbox_init(&f->mb);
 	f->wake.kind = TAG_WAKE;
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
-	f->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &f->wake};
-	if (f->epfd < 0 || f->evfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->evfd, &ev) < 0) {
+	if (r < 0 || f->epfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->mb.evfd, &ev) < 0) {
 		r = rb_error_sys(err, errno, RB_INTERNAL_ERROR, "the port forwarder's epoll");
 		goto fail;
 	}
@@ -443,8 +414,7 @@ int rb_net_fwd_new(struct rb_net_fwd **out, struct rb_error *err)
 fail:
 	if (f->epfd >= 0)
 		close(f->epfd);
-	if (f->evfd >= 0)
-		close(f->evfd);
+	rb_net_mailbox_destroy(&f->mb);
 	free(f);
 	return r;
 }
@@ -458,9 +428,7 @@ void rb_net_fwd_free(struct rb_net_fwd *f)
 	run_cmd(f, &cmd);
 	pthread_join(f->thread, NULL);
 	close(f->epfd);
-	close(f->evfd);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
+	rb_net_mailbox_destroy(&f->mb);
 	free(f);
 }
 
