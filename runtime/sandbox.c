@@ -1046,9 +1046,12 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	snprintf(sb->id, sizeof(sb->id), "%s", id);
 	snprintf(leaf, sizeof(leaf), "runbox-%s", id);
 	r = rb_iso_cgroup_load(&m->cg, id, &sb->cg, err);
-	/* the record says running: a pause the daemon died in, unanswered, is undone */
+	/* the cgroup as the record says: a pause the daemon died in, unanswered, is undone; a
+	 * resume it died in, unanswered, too (the sandbox is frozen again) */
 	if (r == 0 && state == RB_SB_RUNNING)
 		rb_iso_cgroup_thaw(sb->cg, &ignored);
+	else if (r == 0 && state == RB_SB_PAUSED && rb_iso_cgroup_freeze(sb->cg, err) < 0)
+		r = rb_error_wrap(err, "freezing it again, as its record says paused");
 	if (r == 0)
 		r = rb_iso_reattach(pid, leaf, host_uid, state == RB_SB_RUNNING, &sb->iso, err);
 	if (r < 0) {

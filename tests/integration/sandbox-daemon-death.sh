@@ -94,6 +94,26 @@ if ! rb_daemon_start; then
 fi
 sapi GET "/api/v1/sandboxes/$A"
 expect_eq "after SIGTERM and a restart: the paused sandbox is still paused" "$(jf 'd.get("state")')" paused
+# a resume the daemon died in before saying so: the cgroup is thawed, the record says paused.
+# The next daemon freezes it again, as the record says.
+kill -9 "$RB_DAEMON_PID"
+wait "$RB_DAEMON_PID" 2>/dev/null
+RB_DAEMON_PID=""
+for d in $(sb_cgroup_dirs "$A"); do
+	[ -f "$d/cgroup.freeze" ] && echo 0 >"$d/cgroup.freeze"
+	[ -f "$d/freezer.state" ] && echo THAWED >"$d/freezer.state"
+done
+t1=$(cat "/proc/${AGENT:-0}/root/tmp/tick" 2>/dev/null)
+sleep 0.3
+t2=$(cat "/proc/${AGENT:-0}/root/tmp/tick" 2>/dev/null)
+check "thawed by hand while no daemon runs: the ticker ticks ($t1 -> $t2)" test -n "$t1" -a "$t1" != "$t2"
+rb_daemon_start || { fail "the daemon starts again"; for p in $AGENT $AGENT_B $TICKERS; do kill -9 "$p" 2>/dev/null; done; exit 0; }
+sapi GET "/api/v1/sandboxes/$A"
+expect_eq "after the restart: the record's paused state holds" "$(jf 'd.get("state")')" paused
+t1=$(cat "/proc/${AGENT:-0}/root/tmp/tick" 2>/dev/null)
+sleep 0.3
+t2=$(cat "/proc/${AGENT:-0}/root/tmp/tick" 2>/dev/null)
+expect_eq "after the restart: the sandbox is frozen again (the ticker stands still)" "$t2" "$t1"
 sapi POST "/api/v1/sandboxes/$A/resume" ''
 expect_eq "after the restart: it resumes" "$STATUS" 200
 expect_eq "after the restart: its files are as they were" "$(inside "$A" 'cat /workspace/f')" kept
