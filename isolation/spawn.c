@@ -406,8 +406,10 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		sp.ca.cgroup = (uint64_t)spec->cgroup_fd;
 	}
 	pthread_attr_init(&attr);
-	if (SPAWN_STACK)
-		pthread_attr_setstacksize(&attr, SPAWN_STACK + (256 << 10));
+#if SPAWN_SHARED_VM
+	/* the child's stack is in it */
+	pthread_attr_setstacksize(&attr, SPAWN_STACK + (256 << 10));
+#endif
 	r = pthread_create(&spawner, &attr, spawner_main, &sp);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
