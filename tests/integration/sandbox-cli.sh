@@ -8,15 +8,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 sb_setup
 I=$SB_IMAGE
 
-# rbx OUTVAR ARGS...: runbox with stdout only into OUTVAR, stderr into ERRO, status into RC
-rbx() {
-	local __v=$1 __o
-	shift
-	__o=$("$RUNBOX" "$@" 2>"$RB_TEST_ROOT/cli.err")
-	RC=$?
-	ERRO=$(cat "$RB_TEST_ROOT/cli.err")
-	printf -v "$__v" '%s' "$__o"
-}
 # ours: sandboxes of this daemon that are not terminated
 running_ids() { sb_all_ids | awk '$2 != "terminated" { print $1 }' | sort; }
 

@@ -239,3 +239,13 @@ sb_terminate_all() {
 daemon_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$RB_DAEMON_PID/status" 2>/dev/null; }
 
 now_ms() { date +%s%3N; }
+
+# rbx OUTVAR ARGS...: runbox with stdout only into OUTVAR, stderr into ERRO, status into RC
+rbx() {
+	local __v=$1 __o
+	shift
+	__o=$("$RUNBOX" "$@" 2>"$RB_TEST_ROOT/cli.err")
+	RC=$?
+	ERRO=$(cat "$RB_TEST_ROOT/cli.err")
+	printf -v "$__v" '%s' "$__o"
+}

@@ -10,15 +10,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 sb_setup
 I=$SB_IMAGE
 
-# rbx OUTVAR ARGS...: runbox with stdout only into OUTVAR, stderr into ERRO, status into RC
-rbx() {
-	local __v=$1 __o
-	shift
-	__o=$("$RUNBOX" "$@" 2>"$RB_TEST_ROOT/cli.err")
-	RC=$?
-	ERRO=$(cat "$RB_TEST_ROOT/cli.err")
-	printf -v "$__v" '%s' "$__o"
-}
 
 # onpty ROWS COLS SCRIPT ARGS...: ARGS (runbox ...) on a new pty of that size; SCRIPT is what to
 # do, one step a line: "send TEXT" (\r for Enter), "sleep S", "resize R C" (then SIGWINCH to

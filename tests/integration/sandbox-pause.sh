@@ -10,15 +10,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/sandbox-common.bash"
 sb_setup
 
-# rbx OUTVAR ARGS...: runbox with stdout only into OUTVAR, stderr into ERRO, status into RC
-rbx() {
-	local __v=$1 __o
-	shift
-	__o=$("$RUNBOX" "$@" 2>"$RB_TEST_ROOT/cli.err")
-	RC=$?
-	ERRO=$(cat "$RB_TEST_ROOT/cli.err")
-	printf -v "$__v" '%s' "$__o"
-}
 state_of() { sapi GET "/api/v1/sandboxes/$1" && jf 'd.get("state")'; }
 cpu_of() { sapi GET "/api/v1/sandboxes/$1/metrics" && jf '(d.get("cpu") or {}).get("usageUsec")'; }
 # what the kernel says of sandbox ID's freezer: frozen, thawed, or none (no cgroup left)
