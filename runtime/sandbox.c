@@ -255,13 +255,14 @@ static void sandbox_free(struct rb_rt_sandbox *sb)
 	free(sb);
 }
 
-/* Its network lives in the daemon's table, which goes with the daemon. */
-static bool needs_daemon(const struct rb_rt_sandbox *sb)
+/* The network mode in a Sandbox object when it needs the daemon's table, which goes with the
+ * daemon (private); NULL for none. */
+static const char *daemon_network(const cJSON *doc)
 {
 	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(sb->doc, "network"), "mode"));
+	    cJSON_GetObjectItemCaseSensitive(doc, "network"), "mode"));
 
-	return mode && strcmp(mode, "none") != 0;
+	return mode && strcmp(mode, "none") != 0 ? mode : NULL;
 }
 
 void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
@@ -272,7 +273,7 @@ void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
 	for (size_t i = 0; !m->stop_on_close && i < m->n_live;) {
 		struct rb_rt_sandbox *sb = m->live[i];
 
-		if (needs_daemon(sb)) {
+		if (daemon_network(sb->doc)) {
 			i++;
 			continue;
 		}
@@ -1016,8 +1017,7 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	struct rb_rt_sandbox *sb = NULL, **live;
 	struct rb_image *img = NULL;
 	struct rb_error ignored;
-	const cJSON *net = cJSON_GetObjectItemCaseSensitive(*doc, "network");
-	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(net, "mode"));
+	const char *mode = daemon_network(*doc);
 	const char *image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "image"));
 	const char *wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "workdir"));
 	char leaf[32];
@@ -1026,7 +1026,7 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	int r;
 
 	/* its veth and rules went with the daemon's network table */
-	if (mode && strcmp(mode, "none") != 0)
+	if (mode)
 		return rb_error_set(err, ENOTSUP, RB_INTERNAL_ERROR,
 				    "%s networking is not taken back after a restart", mode);
 	if (slot <= 0 || (size_t)slot >= m->n_slots || m->slots[slot])
