@@ -34,20 +34,17 @@ struct exec_job {
 	struct rb_rt_stream *stream;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long mono_ms(void)
+{
+	return mono_us() / 1000;
 }
 
 static void job_free(void *arg)
@@ -184,8 +181,8 @@ static int run(struct exec_job *j, struct exec_outcome *res, struct rb_error *er
 				.env = (const char *const *)j->x.env,
 				.cwd = j->x.cwd,
 				.user = j->x.user};
-	long long start = mono_ms(), deadline = start + j->x.timeout_ms, exited_at = 0;
-	long long start_us = mono_us();
+	long long start_us = mono_us(), start = start_us / 1000, deadline = start + j->x.timeout_ms,
+		  exited_at = 0;
 	bool have_exit = false, killed = false;
 	size_t stdin_off = 0;
 	pid_t pid;
