@@ -75,9 +75,11 @@ bench_wait_daemon() {
 	return 1
 }
 # bench_start_daemon: `runbox serve` on $SOCK with state $STATE, logging to $WORK/daemon.log;
-# sets DPID, or ends the run when it does not answer.
-bench_start_daemon() {
-	"$RUNBOX" serve --socket "$SOCK" --state-dir "$STATE" >>"$WORK/daemon.log" 2>&1 &
+# sets DPID, or ends the run when it does not answer. Its sandboxes get mode none unless a
+# flag says otherwise (the machine's own namespace gets no veth, table or ip_forward).
+bench_start_daemon() { # extra serve flags...
+	"$RUNBOX" serve --socket "$SOCK" --state-dir "$STATE" --default-network none "$@" \
+		>>"$WORK/daemon.log" 2>&1 &
 	DPID=$!
 	bench_wait_daemon "$DPID" "$SOCK" "$WORK/daemon.log" || exit 1
 }

@@ -149,13 +149,16 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	    RB_CLI_OPTS_END,
 	};
 	struct rb_rt_config cfg = {.socket_gid = -1};
-	struct rb_net_config net;
+	/* flags win over the configuration file, which wins over the defaults: the flags are
+	 * parsed into their own copy and laid over the file's settings once it is read */
+	struct rb_net_config net, flags;
+	bool set_mode = false, set_pool = false;
 	struct rb_error err;
 	uint64_t n;
 	int c;
 
 	rb_image_limits_default(&cfg.limits);
-	rb_net_config_default(&net);
+	rb_net_config_default(&flags);
 	cfg.net = &net;
 	while ((c = rb_cli_getopt(cli, self, argc, argv, "", opts)) != -1) {
 		switch (c) {
@@ -210,17 +213,19 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 			cfg.config_path = optarg; /* docs/config.md */
 			break;
 		case OPT_DEFAULT_NETWORK: /* docs/network.md */
-			if (rb_net_mode_parse(optarg, &net.default_mode) < 0)
+			if (rb_net_mode_parse(optarg, &flags.default_mode) < 0)
 				return rb_cli_usage_error(
 				    self, "--default-network is none or private, not %s", optarg);
+			set_mode = true;
 			break;
 		case OPT_NETWORK_POOL:
 			rb_error_clear(&err);
-			if (rb_net_pool_parse(optarg, &net, &err) < 0)
+			if (rb_net_pool_parse(optarg, &flags, &err) < 0)
 				return rb_cli_usage_error(self, "--network-pool: %s", err.msg);
+			set_pool = true;
 			break;
 		case OPT_KEEP_IP_FORWARD:
-			net.keep_ip_forward = true;
+			flags.keep_ip_forward = true;
 			break;
 		case OPT_STOP_SANDBOXES:
 			cfg.stop_sandboxes = true;
@@ -233,7 +238,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 			break;
 		case OPT_DNS_UPSTREAM:
 			rb_error_clear(&err);
-			if (rb_net_dns_upstream_parse(optarg, &net, &err) < 0)
+			if (rb_net_dns_upstream_parse(optarg, &flags, &err) < 0)
 				return rb_cli_usage_error(self, "--dns-upstream: %s", err.msg);
 			break;
 		default:
@@ -243,6 +248,23 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	cfg.socket_path = cli->socket_path;
 	cfg.state_dir = cli->state_dir;
 	rb_error_clear(&err);
+	rb_net_config_default(&net);
+	if (rb_rt_config_network(&cfg, &net, &err) < 0) {
+		fprintf(stderr, "runbox: %s\n", err.msg);
+		return RB_EXIT_API;
+	}
+	if (set_mode)
+		net.default_mode = flags.default_mode;
+	if (set_pool) {
+		net.pool = flags.pool;
+		net.pool_bits = flags.pool_bits;
+	}
+	if (flags.keep_ip_forward)
+		net.keep_ip_forward = true;
+	if (flags.n_dns_upstream) {
+		memcpy(net.dns_upstream, flags.dns_upstream, sizeof(net.dns_upstream));
+		net.n_dns_upstream = flags.n_dns_upstream;
+	}
 	if (rb_rt_serve(&cfg, &err) < 0) {
 		fprintf(stderr, "runbox: %s\n", err.msg);
 		return RB_EXIT_API;
@@ -273,7 +295,7 @@ const struct rb_cli_verb rb_cli_verb_serve = {
 	    "                                (default 24h; 3600, 90m, 7d, forever)\n"
 	    "      --config FILE             the configuration file (env RUNBOX_CONFIG; default\n"
 	    "                                /etc/runbox/config.json when it exists)\n"
-	    "      --default-network MODE    none (default) or private, for sandboxes that\n"
+	    "      --default-network MODE    private (default) or none, for sandboxes that\n"
 	    "                                do not say (docs/network.md)\n"
 	    "      --network-pool CIDR       private sandboxes' addresses (default 10.88.0.0/16)\n"
 	    "      --keep-ip-forward         never set net.ipv4.ip_forward: private mode fails\n"

@@ -39,7 +39,7 @@ struct rb_net_config {
 	size_t n_dns_upstream;
 };
 
-/* none, 10.88.0.0/16, ip_forward enabled on first use */
+/* private, 10.88.0.0/16, ip_forward enabled on first use */
 void rb_net_config_default(struct rb_net_config *cfg);
 int rb_net_mode_parse(const char *s, enum rb_net_mode *out);
 const char *rb_net_mode_name(enum rb_net_mode mode);

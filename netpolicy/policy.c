@@ -339,7 +339,7 @@ cJSON *rb_net_policy_json(const struct rb_net_policy *p)
 void rb_net_config_default(struct rb_net_config *cfg)
 {
 	*cfg = (struct rb_net_config){
-	    .default_mode = RB_NET_NONE, .pool = 0x0a580000u /* 10.88.0.0 */, .pool_bits = 16};
+	    .default_mode = RB_NET_PRIVATE, .pool = 0x0a580000u /* 10.88.0.0 */, .pool_bits = 16};
 }
 
 int rb_net_pool_parse(const char *cidr, struct rb_net_config *cfg, struct rb_error *err)

@@ -32,6 +32,11 @@ struct rb_rt_config {
 	long long keep_terminated_s;
 };
 
+/* The configuration file's "network" section (docs/config.md), applied over *net; no file or no
+ * section leaves *net as it is. INVALID_CONFIG names the field. */
+int rb_rt_config_network(const struct rb_rt_config *cfg, struct rb_net_config *net,
+			 struct rb_error *err);
+
 /* Serve until SIGTERM/SIGINT, then finish what is in flight and return 0. */
 int rb_rt_serve(const struct rb_rt_config *cfg, struct rb_error *err);
 

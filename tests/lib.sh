@@ -46,8 +46,12 @@ expect_eq() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected '$3', got '${2:0:600}'"; fi
 }
 
+# The daemons of the suites run in the machine's own network namespace: their sandboxes get
+# mode none unless a flag says otherwise, so that no suite adds veths, nftables tables or
+# ip_forward there (the network suites build their own namespaces, network-common.bash).
 rb_daemon_start() { # extra serve flags...
-	"$RUNBOX" serve --socket "$RUNBOX_SOCKET" --state-dir "$RUNBOX_STATE_DIR" "$@" \
+	"$RUNBOX" serve --socket "$RUNBOX_SOCKET" --state-dir "$RUNBOX_STATE_DIR" \
+		--default-network none "$@" \
 		>>"$RB_TEST_ROOT/daemon.log" 2>&1 &
 	RB_DAEMON_PID=$!
 	local i

@@ -316,6 +316,10 @@ bad_config "batchSize" '{"observability":{"exporters":[{"provider":"webhook","co
 bad_config "unknown setting" '{"observability":{"exporters":[{"provider":"ndjson","config":{"path":"/tmp/x","pth":1}}]}}' "observability.exporters[0].config.pth"
 bad_config "relative ndjson path" '{"observability":{"exporters":[{"provider":"ndjson","config":{"path":"x.ndjson"}}]}}' "observability.exporters[0].config.path"
 bad_config "unknown section" '{"observabilty":{}}' "observabilty is not a known section"
+bad_config "network.defaultMode" '{"network":{"defaultMode":"host"}}' 'network.defaultMode is "none" or "private"'
+bad_config "network.pool" '{"network":{"pool":"10.0.0.0/30"}}' "network.pool: network pool"
+bad_config "network.dnsUpstream" '{"network":{"dnsUpstream":["10.0.0.53","nowhere"]}}' "network.dnsUpstream[1]"
+bad_config "network unknown setting" '{"network":{"defaultmode":"none"}}' "network.defaultmode is not a setting"
 bad_config "not JSON" '{"observability": ' "not a JSON object"
 dir=$RB_TEST_ROOT/badenv
 mkdir -p "$dir"

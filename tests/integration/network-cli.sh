@@ -89,3 +89,25 @@ out=$(rb run --rm --network none -p 7000 runbox/default:latest sh -c 'ip -o link
 expect_contains "run --network none: no eth0" "$out" $'0\ndone'
 expect_contains "run -p: the URL on stderr" "$(cat "$RB_TEST_ROOT/run.err")" "7000 -> http://127.0.0.1:"
 rb rm -f "$A" >/dev/null
+
+# ---- the default mode: private without a flag; the configuration file's "network" ----
+out=$(rb run --rm runbox/default:latest sh -c 'ip -o -4 addr show eth0 | grep -c "inet 10.88."')
+expect_eq "a daemon started without flags gives private networking by default" "$out" 1
+net_daemon_stop
+printf '{"network": {"defaultMode": "none", "pool": "10.77.0.0/16"}}' >"$RB_TEST_ROOT/net-config.json"
+if net_daemon_start --config "$RB_TEST_ROOT/net-config.json"; then
+	out=$(rb run --rm runbox/default:latest sh -c 'ip -o link | grep -c eth0; echo done')
+	expect_contains "config network.defaultMode none: no eth0" "$out" $'0\ndone'
+	out=$(rb run --rm --network private runbox/default:latest sh -c 'ip -o -4 addr show eth0')
+	expect_contains "config network.pool: a private sandbox's address is from it" "$out" "inet 10.77."
+	net_daemon_stop
+else
+	fail "the daemon starts with a network section in its configuration"
+fi
+if net_daemon_start --config "$RB_TEST_ROOT/net-config.json" --default-network private; then
+	out=$(rb run --rm runbox/default:latest sh -c 'ip -o -4 addr show eth0')
+	expect_contains "--default-network wins over the configuration file" "$out" "inet 10.77."
+	net_daemon_stop
+else
+	fail "the daemon starts with --config and --default-network"
+fi

@@ -95,7 +95,7 @@ wait_port() { # netns addr port
 net_daemon_start() { # extra serve flags...
 	local i
 	nsenter --net=/run/netns/"$HOST" "$RUNBOX" serve --socket "$RUNBOX_SOCKET" \
-		--state-dir "$RUNBOX_STATE_DIR" --default-network private "$@" \
+		--state-dir "$RUNBOX_STATE_DIR" "$@" \
 		>>"$RB_TEST_ROOT/daemon.log" 2>&1 &
 	RB_DAEMON_PID=$!
 	rb_on_exit net_daemon_stop
