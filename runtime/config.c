@@ -93,7 +93,8 @@ static int apply_network(const cJSON *sec, struct rb_net_config *net, struct rb_
 				return net_field_err(err, k, "is \"none\" or \"private\"");
 		} else if (!strcmp(k, "pool")) {
 			if (!cJSON_IsString(it))
-				return net_field_err(err, k, "is a string such as \"10.88.0.0/16\"");
+				return net_field_err(err, k,
+						     "is a string such as \"10.88.0.0/16\"");
 			if (rb_net_pool_parse(it->valuestring, net, err) < 0)
 				return rb_error_wrap(err, "network.pool");
 		} else if (!strcmp(k, "keepIpForward")) {
@@ -106,7 +107,8 @@ static int apply_network(const cJSON *sec, struct rb_net_config *net, struct rb_
 			int i = 0;
 
 			if (!cJSON_IsArray(it))
-				return net_field_err(err, k, "is a list of resolvers (\"ADDR[:PORT]\")");
+				return net_field_err(err, k,
+						     "is a list of resolvers (\"ADDR[:PORT]\")");
 			net->n_dns_upstream = 0;
 			cJSON_ArrayForEach(u, it)
 			{
