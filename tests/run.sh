@@ -71,7 +71,11 @@ for suite in "${suites[@]}"; do
 			grep '^SKIP:' "$out" | sed "s|^|  $name |"
 			if [ "$f" -gt 0 ]; then
 				failed+=("$name")
-				tail -n 60 "$out"
+				# every failure, wherever it is in the log, then how the suite ended
+				echo "--- $name: failures"
+				grep -a -A4 '^FAIL:' "$out" | head -n 100
+				echo "--- $name: the end of its log"
+				tail -n 40 "$out"
 			fi
 			printf '%-40s %3d passed %3d failed\n' "$name" "$(grep -c '^PASS:' "$out")" "$f"
 		done
