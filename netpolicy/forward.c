@@ -445,8 +445,24 @@ int rb_net_fwd_open(struct rb_net_fwd *f, const void *owner, uint16_t port,
 
 	if (!l)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	/* the kernel picks the port: a free one on the loopback of the daemon's namespace */
-	if (fd < 0 || (netns_fd >= 0 && ns < 0) || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	/* the port it had (a daemon that restarts keeps the URL) if still free, else the kernel
+	 * picks a free one on the loopback of the daemon's namespace. SO_REUSEADDR on every
+	 * listener, so that the connections it leaves in TIME_WAIT do not keep its port from
+	 * the next daemon (another listener on it still does) */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+	if (fd >= 0 && *host_port) {
+		a.sin_port = htons(*host_port);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			close(fd);
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd >= 0)
+				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+			a.sin_port = 0;
+		}
+	}
+	if (fd < 0 || (netns_fd >= 0 && ns < 0) ||
+	    (a.sin_port == 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) ||
 	    listen(fd, 128) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
 		int e = errno;
 

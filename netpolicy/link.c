@@ -11,10 +11,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -309,4 +312,135 @@ int rb_net_veth_delete(struct rb_net_ctx *ctx, const char *ifname, struct rb_err
 	if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND)
 		return nl_fail(err, r, "delete link", ifname);
 	return 0;
+}
+
+/* ---- after a restart ---- */
+
+/* The id the daemon's namespace gives the namespace of netns_fd (RTM_GETNSID). */
+static int netns_id(int netns_fd, int32_t *out, struct rb_error *err)
+{
+	struct rtgenmsg g = {.rtgen_family = AF_UNSPEC};
+	struct nlattr *tb[NETNSA_MAX + 1];
+	struct sockaddr_nl peer;
+	struct nl_sock *sk = NULL;
+	struct nl_msg *msg = NULL;
+	unsigned char *buf = NULL;
+	struct nlmsghdr *hdr;
+	int n, r = route_socket(&sk, err);
+
+	if (r < 0)
+		return r;
+	nl_socket_disable_auto_ack(sk);
+	msg = nlmsg_alloc_simple(RTM_GETNSID, NLM_F_REQUEST);
+	r = !msg ? -NLE_NOMEM : nlmsg_append(msg, &g, sizeof(g), NLMSG_ALIGNTO);
+	if (r == 0)
+		r = nla_put_u32(msg, NETNSA_FD, (uint32_t)netns_fd);
+	if (r == 0)
+		r = nl_send_auto(sk, msg);
+	n = r < 0 ? r : nl_recv(sk, &peer, &buf, NULL);
+	hdr = (struct nlmsghdr *)buf;
+	if (n < 0) {
+		r = nl_fail(err, n, "ask for the id of", "the sandbox's network namespace");
+	} else if (!nlmsg_ok(hdr, n) || hdr->nlmsg_type != RTM_NEWNSID ||
+		   nlmsg_parse(hdr, sizeof(g), tb, NETNSA_MAX, NULL) < 0 || !tb[NETNSA_NSID]) {
+		r = rb_error_set(err, EPROTO, RB_INTERNAL_ERROR,
+				 "no id for the sandbox's network namespace");
+	} else {
+		*out = (int32_t)nla_get_u32(tb[NETNSA_NSID]);
+		r = 0;
+	}
+	free(buf);
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return r;
+}
+
+/* The namespace's addresses are read once for all the sandboxes a restart takes back. */
+static int has_addr(struct rb_net_ctx *ctx, int ifindex, uint32_t addr, bool *out,
+		    struct rb_error *err)
+{
+	uint32_t be = htonl(addr);
+	int r = ctx->addr_cache ? 0 : rtnl_addr_alloc_cache(ctx->route, &ctx->addr_cache);
+
+	*out = false;
+	if (r < 0)
+		return nl_fail(err, r, "list the addresses of", "the daemon's namespace");
+	for (struct nl_object *o = nl_cache_get_first(ctx->addr_cache); o && !*out;
+	     o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+
+		*out = rtnl_addr_get_ifindex(a) == ifindex && rtnl_addr_get_family(a) == AF_INET &&
+		       local && nl_addr_get_len(local) == 4 &&
+		       !memcmp(nl_addr_get_binary_addr(local), &be, 4);
+	}
+	return 0;
+}
+
+int rb_net_veth_find(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,
+		     const struct rb_net_addrs *addrs, bool *found, struct rb_error *err)
+{
+	struct rtnl_link *link = NULL;
+	const char *type;
+	int32_t peer_ns = -1, sb_ns = -1;
+	bool gw = false;
+	int r = rtnl_link_get_kernel(ctx->route, 0, ifname, &link);
+
+	*found = false;
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	if (r < 0)
+		return nl_fail(err, r, "find link", ifname);
+	type = rtnl_link_get_type(link);
+	/* the peer's namespace as this one numbers it; asking for the link gave it a number */
+	if (!type || strcmp(type, "veth") != 0 || rtnl_link_get_link_netnsid(link, &peer_ns) < 0)
+		r = rb_error_set(err, EEXIST, RB_NETWORK_ERROR,
+				 "%s is not a veth whose other end is in another namespace",
+				 ifname);
+	if (r == 0)
+		r = netns_id(netns_fd, &sb_ns, err);
+	if (r == 0 && (sb_ns < 0 || peer_ns != sb_ns))
+		r = rb_error_set(err, EEXIST, RB_NETWORK_ERROR,
+				 "the other end of %s is not in the sandbox's namespace", ifname);
+	if (r == 0)
+		r = has_addr(ctx, rtnl_link_get_ifindex(link), addrs->gateway, &gw, err);
+	if (r == 0 && !gw)
+		r = rb_error_set(err, EEXIST, RB_NETWORK_ERROR,
+				 "%s does not have the sandbox's gateway address (was the "
+				 "pool changed?)",
+				 ifname);
+	rtnl_link_put(link);
+	*found = r == 0;
+	return r;
+}
+
+int rb_net_links_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		       struct rb_error *err)
+{
+	struct nl_cache *cache = NULL;
+	int r = rtnl_link_alloc_cache(ctx->route, AF_UNSPEC, &cache);
+
+	if (r < 0)
+		return nl_fail(err, r, "list the links of", "the daemon's namespace");
+	for (struct nl_object *o = nl_cache_get_first(cache); o && r == 0;
+	     o = nl_cache_get_next(o)) {
+		const char *name = rtnl_link_get_name((struct rtnl_link *)o);
+		size_t len = strlen(RB_NET_IFPREFIX);
+		char *end;
+		unsigned long slot;
+		bool kept = false;
+
+		if (!name || strncmp(name, RB_NET_IFPREFIX, len) != 0 || name[len] < '0' ||
+		    name[len] > '9')
+			continue;
+		slot = strtoul(name + len, &end, 10);
+		if (*end)
+			continue;
+		for (size_t i = 0; i < n_keep && !kept; i++)
+			kept = keep[i] == slot;
+		if (!kept)
+			r = rb_net_veth_delete(ctx, name, err);
+	}
+	nl_cache_free(cache);
+	return r;
 }

@@ -11,6 +11,7 @@
 #include "netpolicy.h"
 
 struct mnl_socket;
+struct nl_cache;
 struct nl_sock;
 struct nftnl_rule;
 struct nftnl_set;
@@ -26,8 +27,11 @@ struct rb_net_ctx {
 	pthread_mutex_t lock; /* the sockets below and the table's state */
 	struct mnl_socket *nft;
 	uint32_t nft_portid, seq, set_id;
-	struct nl_sock *route;	/* rtnetlink in the daemon's own namespace */
-	bool table_ready;	/* runbox's table is made, by this daemon */
+	struct nl_sock *route; /* rtnetlink in the daemon's own namespace */
+	/* its addresses, read once while a restart takes sandboxes back (rb_net_veth_find) */
+	struct nl_cache *addr_cache;
+	bool table_ready;	/* runbox's table is made (or taken back) by this daemon */
+	bool keep_table;	/* a private sandbox is left to the next daemon: the table stays */
 	struct rb_net_dns *dns; /* the DNS proxy; NULL when off (dns_off says why) */
 	char dns_off[256];
 	struct rb_net_fwd *fwd; /* the port forwarder, from the first exposed port */
@@ -48,6 +52,8 @@ struct rb_net_seen;
 struct rb_net_ops {
 	const char *name;
 	int (*setup)(struct rb_net_sandbox *ns, struct rb_error *err);
+	/* what a previous daemon set up for it, taken back (rebuilt where missing) */
+	int (*adopt)(struct rb_net_sandbox *ns, struct rb_error *err);
 	void (*teardown)(struct rb_net_sandbox *ns);
 	/* the policy in ns changed: apply it (the caller holds ns->lock) */
 	int (*apply)(struct rb_net_sandbox *ns, struct rb_error *err);
@@ -95,6 +101,13 @@ int rb_net_netns_configure(int netns_fd, const struct rb_net_addrs *addrs, struc
 int rb_net_veth_create(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,
 		       const struct rb_net_addrs *addrs, struct rb_error *err);
 int rb_net_veth_delete(struct rb_net_ctx *ctx, const char *ifname, struct rb_error *err);
+/* A veth a previous daemon made: *found false when there is no ifname; an error when it is not
+ * a veth whose peer is in the namespace of netns_fd with the gateway's address on it. */
+int rb_net_veth_find(struct rb_net_ctx *ctx, const char *ifname, int netns_fd,
+		     const struct rb_net_addrs *addrs, bool *found, struct rb_error *err);
+/* Delete every rbv<slot> link whose slot keep does not hold. ctx->lock held. */
+int rb_net_links_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		       struct rb_error *err);
 int rb_net_route_open(struct rb_net_ctx *ctx, struct rb_error *err); /* ctx->lock held */
 /* A non-blocking TCP socket made inside the namespace (it stays in it, whoever uses it). */
 int rb_net_netns_socket(int netns_fd, int *out, struct rb_error *err);
@@ -105,9 +118,10 @@ struct rb_net_fwd;
 struct sockaddr_in;
 int rb_net_fwd_new(struct rb_net_fwd **out, struct rb_error *err);
 void rb_net_fwd_free(struct rb_net_fwd *f); /* every listener and connection closed */
-/* Listen on 127.0.0.1 at a port the kernel picks (*host_port) and relay each connection to
- * target's address at port, or, with netns_fd >= 0 (duplicated), to 127.0.0.1:port from a
- * socket made in that namespace. owner and port name it for the close. */
+/* Listen on 127.0.0.1 at *host_port if not 0 and free, else at a port the kernel picks (into
+ * *host_port), and relay each connection to target's address at port, or, with netns_fd >= 0
+ * (duplicated), to 127.0.0.1:port from a socket made in that namespace. owner and port name it
+ * for the close. */
 int rb_net_fwd_open(struct rb_net_fwd *f, const void *owner, uint16_t port,
 		    const struct sockaddr_in *target, int netns_fd, uint16_t *host_port,
 		    struct rb_error *err);
@@ -123,8 +137,10 @@ void rb_net_denied_watch(struct rb_net_sandbox *ns, bool on);
 
 /* ---- ports.c: a sandbox's exposed ports ---- */
 
-/* Expose the policy's allowPorts (setup, adopt); ns->lock held. */
-int rb_net_ports_open_policy(struct rb_net_sandbox *ns, struct rb_error *err);
+/* Expose the policy's allowPorts (setup, adopt: prev says how they were exposed before, for
+ * their host ports and times); ns->lock held. */
+int rb_net_ports_open_policy(struct rb_net_sandbox *ns, const struct rb_net_port *prev,
+			     size_t n_prev, struct rb_error *err);
 /* Close every port of ns (teardown); ns->lock held. */
 void rb_net_ports_close_all(struct rb_net_sandbox *ns);
 
@@ -180,17 +196,31 @@ void rb_nft_match_iifname(struct nftnl_rule *r, const char *name, bool prefix);
 typedef void (*rb_nft_elem_fn)(const void *key, uint32_t key_len, uint64_t packets, void *ud);
 int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
 		    struct rb_error *err);
+/* Whether runbox's table exists. ctx->lock held. */
+int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, struct rb_error *err);
+/* The names of the table's chains (NFT_MSG_GETCHAIN) or sets (NFT_MSG_GETSET): fn(name, ud)
+ * for each. ctx->lock held. */
+typedef void (*rb_nft_name_fn)(const char *name, void *ud);
+int rb_nft_list(struct rb_net_ctx *ctx, int type, rb_nft_name_fn fn, void *ud,
+		struct rb_error *err);
 
 /* ---- nft_rules.c: runbox's table and each sandbox's chains ---- */
 
-/* Make runbox's table (replacing a stale one) and turn forwarding on. ctx->lock held. */
-int rb_net_table_ensure(struct rb_net_ctx *ctx, struct rb_error *err);
+/* Make runbox's table and turn forwarding on. One left by an earlier daemon is replaced, or
+ * with keep (sandboxes to take back) kept as it is but for its own chains' rules, rebuilt in
+ * the same transaction. ctx->lock held. */
+int rb_net_table_ensure(struct rb_net_ctx *ctx, bool keep, struct rb_error *err);
 void rb_net_table_remove(struct rb_net_ctx *ctx);
-/* The sandbox's chains, sets and map elements, in one batch. ctx->lock held. */
-int rb_net_rules_add(struct rb_net_sandbox *ns, struct rb_error *err);
+/* The sandbox's chains, sets and map elements, in one batch. With keep, those that exist stay
+ * (sets with their elements) and its chains' rules are replaced in that batch. ctx->lock held. */
+int rb_net_rules_add(struct rb_net_sandbox *ns, bool keep, struct rb_error *err);
 /* Its filter chains rebuilt from ns->policy in one batch (the DNS sets flushed). */
 int rb_net_rules_replace(struct rb_net_sandbox *ns, struct rb_error *err);
 int rb_net_rules_remove(struct rb_net_sandbox *ns, struct rb_error *err);
+/* Remove the chains, sets and map elements of every slot keep does not hold, in one batch.
+ * ctx->lock held. */
+int rb_net_rules_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		       struct rb_error *err);
 int rb_net_rules_allow_addr(struct rb_net_sandbox *ns, int family, const void *addr, uint16_t port,
 			    uint32_t ttl_s, struct rb_error *err);
 int rb_net_rules_denied(struct rb_net_sandbox *ns, cJSON *list, struct rb_error *err);

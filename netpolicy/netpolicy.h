@@ -102,6 +102,7 @@ cJSON *rb_net_policy_json(const struct rb_net_policy *p);
 
 struct rb_net_ctx;
 struct rb_net_sandbox;
+struct rb_net_port;
 
 /* Starts the DNS proxy's thread (docs/network.md); nothing touches the kernel until the first
  * private sandbox. No upstream (none configured, none in /etc/resolv.conf) is no error: the
@@ -114,7 +115,8 @@ typedef void (*rb_net_denied_fn)(const char *id, const char *address, uint16_t p
 				 void *ud);
 int rb_net_ctx_on_denied(struct rb_net_ctx *ctx, rb_net_denied_fn fn, void *ud,
 			 struct rb_error *err);
-/* Stops the proxy; removes runbox's nftables table if this daemon made it. */
+/* Stops the proxy; removes runbox's nftables table if this daemon made it (or took it back),
+ * unless a private sandbox was released to the next daemon (rb_net_sandbox_release). */
 void rb_net_ctx_free(struct rb_net_ctx *ctx);
 const struct rb_net_config *rb_net_ctx_config(const struct rb_net_ctx *ctx);
 /* Why the DNS proxy is off, or NULL when it runs. */
@@ -132,11 +134,28 @@ int rb_net_resolv_conf(const struct rb_net_ctx *ctx, const struct rb_net_policy 
  * (*policy is emptied). On failure nothing is left behind (and *out is NULL). */
 int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
 			 pid_t pid, int pidfd, struct rb_net_sandbox **out, struct rb_error *err);
+/* After a daemon restart: take back the network a previous daemon set up for a sandbox whose
+ * agent still runs, from its record's policy (*policy is emptied), as it was: in mode private
+ * its veth (made again if gone), its chains rebuilt in one transaction with their sets kept,
+ * its DNS proxy registration; its allowPorts exposed again, each at its host port in prev if
+ * that is still free (prev: its ports as they were; may be NULL). A veth that is not the
+ * sandbox's is an error. On failure its veth and chains are removed (*out is NULL). */
+int rb_net_sandbox_adopt(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
+			 pid_t pid, int pidfd, const struct rb_net_port *prev, size_t n_prev,
+			 struct rb_net_sandbox **out, struct rb_error *err);
+/* After the adoptions: delete the rbv<slot> links, chains, sets and map elements of every slot
+ * keep does not hold (sandboxes no longer running or paused), the veths first; with none kept,
+ * the whole table. Nothing is touched when nothing is there. */
+int rb_net_ctx_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		     struct rb_error *err);
 /* The sandbox's id, for its network.denied events (and their watch starts). NULL is fine. */
 void rb_net_sandbox_set_name(struct rb_net_sandbox *ns, const char *id);
 /* Remove the DNS proxy's listeners, the veth, the nftables chains, sets and elements.
  * Idempotent; NULL is fine. */
 void rb_net_sandbox_teardown(struct rb_net_sandbox *ns);
+/* A daemon that stops leaving the sandbox running: its ports, watch and DNS proxy registration
+ * go, its veth and chains stay (and with them the table) for the next daemon to adopt. */
+void rb_net_sandbox_release(struct rb_net_sandbox *ns);
 void rb_net_sandbox_free(struct rb_net_sandbox *ns);
 
 /* Replace the egress policy of a running sandbox: one nftables batch, and the DNS proxy's

@@ -445,26 +445,15 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
-		    struct rb_error *err)
+/* Send a dump request (buf holds it) and run cb over every answer, until its end. */
+static int dump(struct rb_net_ctx *ctx, char *buf, uint32_t seq, mnl_cb_t cb, void *data,
+		const char *what, struct rb_error *err)
 {
-	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
-	struct dump_ctx d = {fn, ud};
-	struct nftnl_set *s = rb_nft_set(set);
-	struct nlmsghdr *nlh;
-	uint32_t seq = ctx->seq++;
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 	int r;
 
-	if (!buf || !s) {
-		if (s)
-			nftnl_set_free(s);
-		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	}
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftnl_set_free(s);
 	if (mnl_socket_sendto(ctx->nft, nlh, nlh->nlmsg_len) < 0)
-		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "ask nftables for set %s", set);
+		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "ask nftables for %s", what);
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(ctx->nft, buf, MNL_SOCKET_BUFFER_SIZE * 4);
 
@@ -475,12 +464,133 @@ int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, 
 
 			mnl_socket_close(ctx->nft);
 			ctx->nft = NULL;
-			return rb_error_sys(err, e, RB_INTERNAL_ERROR, "read set %s", set);
+			return rb_error_sys(err, e, RB_INTERNAL_ERROR, "read %s", what);
 		}
-		r = mnl_cb_run(buf, (size_t)n, seq, ctx->nft_portid, dump_cb, &d);
+		r = mnl_cb_run(buf, (size_t)n, seq, ctx->nft_portid, cb, data);
 		if (r < 0)
-			return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "read set %s", set);
+			return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "read %s", what);
 		if (r == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
+		    struct rb_error *err)
+{
+	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
+	struct dump_ctx d = {fn, ud};
+	struct nftnl_set *s = rb_nft_set(set);
+	struct nlmsghdr *nlh;
+	uint32_t seq = ctx->seq++;
+	char what[64];
+
+	if (!buf || !s) {
+		if (s)
+			nftnl_set_free(s);
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	snprintf(what, sizeof(what), "set %s", set);
+	return dump(ctx, buf, seq, dump_cb, &d, what, err);
+}
+
+/* ---- the table's chains and sets ---- */
+
+struct name_ctx {
+	int type;
+	rb_nft_name_fn fn;
+	void *ud;
+};
+
+static int name_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct name_ctx *d = data;
+	const char *table = NULL, *name = NULL;
+	struct nftnl_chain *c = NULL;
+	struct nftnl_set *s = NULL;
+
+	if (d->type == NFT_MSG_GETCHAIN) {
+		c = nftnl_chain_alloc();
+		if (c && nftnl_chain_nlmsg_parse(nlh, c) == 0) {
+			table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+			name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		}
+	} else {
+		s = nftnl_set_alloc();
+		if (s && nftnl_set_nlmsg_parse(nlh, s) == 0) {
+			table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
+			name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+		}
+	}
+	/* a kernel that does not filter the dump by table: ours only */
+	if (table && name && !strcmp(table, RB_NET_TABLE))
+		d->fn(name, d->ud);
+	if (c)
+		nftnl_chain_free(c);
+	if (s)
+		nftnl_set_free(s);
+	return (c || s) ? MNL_CB_OK : MNL_CB_ERROR;
+}
+
+int rb_nft_list(struct rb_net_ctx *ctx, int type, rb_nft_name_fn fn, void *ud, struct rb_error *err)
+{
+	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
+	struct name_ctx d = {type, fn, ud};
+	struct nlmsghdr *nlh;
+	uint32_t seq = ctx->seq++;
+
+	if (!buf)
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	nlh = nftnl_nlmsg_build_hdr(buf, (uint16_t)type, NFPROTO_INET, NLM_F_DUMP, seq);
+	if (type == NFT_MSG_GETCHAIN) {
+		struct nftnl_chain *c = rb_nft_chain("");
+
+		nftnl_chain_unset(c, NFTNL_CHAIN_NAME);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+	} else {
+		struct nftnl_set *s = rb_nft_set("");
+
+		nftnl_set_unset(s, NFTNL_SET_NAME);
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+	}
+	return dump(ctx, buf, seq, name_cb, &d,
+		    type == NFT_MSG_GETCHAIN ? "table " RB_NET_TABLE "'s chains"
+					     : "table " RB_NET_TABLE "'s sets",
+		    err);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_OK;
+}
+
+int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, struct rb_error *err)
+{
+	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
+	struct nftnl_table *t = rb_nft_table();
+	struct nlmsghdr *nlh;
+	uint32_t seq = ctx->seq++;
+	struct rb_error e;
+	int r;
+
+	if (!buf || !t) {
+		if (t)
+			nftnl_table_free(t);
+		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	/* the table, then an ack; or an error: ENOENT when there is none */
+	r = dump(ctx, buf, seq, table_cb, NULL, "table " RB_NET_TABLE, &e);
+	*out = r == 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		*err = e;
+	return r;
 }

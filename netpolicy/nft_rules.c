@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -56,6 +57,11 @@ static void names_of(uint32_t slot, struct names *n)
 }
 
 /* ---- the table ---- */
+
+static void flush_chain(struct rb_nft_batch *b, const char *chain)
+{
+	rb_nft_put_rule(b, NFT_MSG_DELRULE, rb_nft_rule(chain));
+}
 
 static struct nftnl_chain *base_chain(const char *name, const char *type, uint32_t hook,
 				      int32_t prio)
@@ -125,7 +131,7 @@ static int ip_forward(struct rb_net_ctx *ctx, struct rb_error *err)
 	return 0;
 }
 
-int rb_net_table_ensure(struct rb_net_ctx *ctx, struct rb_error *err)
+int rb_net_table_ensure(struct rb_net_ctx *ctx, bool keep, struct rb_error *err)
 {
 	struct rb_nft_batch b;
 	struct nftnl_rule *r;
@@ -141,16 +147,24 @@ int rb_net_table_ensure(struct rb_net_ctx *ctx, struct rb_error *err)
 	if (ret < 0)
 		return ret;
 	/* a table left by a daemon that died goes first: add (so the delete finds it), delete,
-	 * add again, all in one transaction */
+	 * add again, all in one transaction. Kept (its sandboxes are taken back): what exists
+	 * stays, the maps with their elements, and the base chains' rules are replaced */
 	rb_nft_put_table(&b, NFT_MSG_NEWTABLE, rb_nft_table());
-	rb_nft_put_table(&b, NFT_MSG_DELTABLE, rb_nft_table());
-	rb_nft_put_table(&b, NFT_MSG_NEWTABLE, rb_nft_table());
+	if (!keep) {
+		rb_nft_put_table(&b, NFT_MSG_DELTABLE, rb_nft_table());
+		rb_nft_put_table(&b, NFT_MSG_NEWTABLE, rb_nft_table());
+	}
 	rb_nft_put_set(&b, NFT_MSG_NEWSET, vmap("fwd_map"));
 	rb_nft_put_set(&b, NFT_MSG_NEWSET, vmap("in_map"));
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN, base_chain("forward", "filter", NF_INET_FORWARD, 0));
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN, base_chain("input", "filter", NF_INET_LOCAL_IN, 0));
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN,
 			 base_chain("postrouting", "nat", NF_INET_POST_ROUTING, 100));
+	if (keep) {
+		flush_chain(&b, "forward");
+		flush_chain(&b, "input");
+		flush_chain(&b, "postrouting");
+	}
 	dispatch(&b, "forward", "fwd_map");
 	/* nothing from outside opens a connection into a sandbox (ports are forwarded by the
 	 * daemon, not routed) */
@@ -178,7 +192,12 @@ int rb_net_table_ensure(struct rb_net_ctx *ctx, struct rb_error *err)
 	ctx->table_ready = true;
 	ret = ip_forward(ctx, err);
 	if (ret < 0) {
-		rb_net_table_remove(ctx);
+		/* kept, it still filters the veths of the sandboxes it was kept for, which go
+		 * first (rb_net_ctx_sweep) */
+		if (keep)
+			ctx->table_ready = false;
+		else
+			rb_net_table_remove(ctx);
 		return ret;
 	}
 	return 0;
@@ -350,11 +369,6 @@ static void sb_rules(struct rb_nft_batch *b, const struct rb_net_sandbox *ns, co
 		rule_goto(b, r, n->deny);
 }
 
-static void flush_chain(struct rb_nft_batch *b, const char *chain)
-{
-	rb_nft_put_rule(b, NFT_MSG_DELRULE, rb_nft_rule(chain));
-}
-
 static void map_elem(struct rb_nft_batch *b, int type, const char *map, const char *ifname,
 		     const char *chain)
 {
@@ -380,7 +394,7 @@ static int commit(struct rb_nft_batch *b, struct rb_error *err)
 	return r;
 }
 
-int rb_net_rules_add(struct rb_net_sandbox *ns, struct rb_error *err)
+int rb_net_rules_add(struct rb_net_sandbox *ns, bool keep, struct rb_error *err)
 {
 	struct rb_nft_batch b;
 	struct names n = {0};
@@ -400,6 +414,11 @@ int rb_net_rules_add(struct rb_net_sandbox *ns, struct rb_error *err)
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN, rb_nft_chain(n.deny));
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN, rb_nft_chain(n.in));
 	rb_nft_put_chain(&b, NFT_MSG_NEWCHAIN, rb_nft_chain(n.sb));
+	if (keep) { /* taken back: its old rules go in the transaction that brings the new */
+		flush_chain(&b, n.deny);
+		flush_chain(&b, n.in);
+		flush_chain(&b, n.sb);
+	}
 	deny_rules(&b, &n);
 	in_rules(&b, ns, &n);
 	sb_rules(&b, ns, &n);
@@ -448,6 +467,125 @@ int rb_net_rules_remove(struct rb_net_sandbox *ns, struct rb_error *err)
 		rb_nft_put_chain(&b, NFT_MSG_DELCHAIN, rb_nft_chain(chains[i]));
 	for (size_t i = 0; i < RB_ARRAY_SIZE(sets); i++)
 		rb_nft_put_set(&b, NFT_MSG_DELSET, rb_nft_set(sets[i]));
+	return commit(&b, err);
+}
+
+/* ---- what earlier daemons left ---- */
+
+/* The slot a chain or set of a sandbox is named for ("sb12", "dnsp4_12"); false for the
+ * table's own (forward, input, fwd_map...). */
+static bool slot_of(const char *name, uint32_t *slot)
+{
+	static const char *const prefixes[] = {"dnsp4_", "dns4_", "dns6_", "denied",
+					       "deny",	 "sb",	  "in",	   RB_NET_IFPREFIX};
+	char *end;
+
+	for (size_t i = 0; i < RB_ARRAY_SIZE(prefixes); i++) {
+		size_t len = strlen(prefixes[i]);
+		unsigned long v;
+
+		if (strncmp(name, prefixes[i], len) != 0 || name[len] < '0' || name[len] > '9')
+			continue;
+		v = strtoul(name + len, &end, 10);
+		if (*end || v > UINT32_MAX)
+			return false;
+		*slot = (uint32_t)v;
+		return true;
+	}
+	return false;
+}
+
+struct sweep {
+	const uint32_t *keep;
+	size_t n_keep;
+	char (*names)[IFNAMSIZ * 2];
+	size_t n, cap;
+	bool oom;
+};
+
+static void sweep_add(const char *name, void *ud)
+{
+	struct sweep *w = ud;
+	uint32_t slot;
+
+	if (!slot_of(name, &slot))
+		return;
+	for (size_t i = 0; i < w->n_keep; i++)
+		if (w->keep[i] == slot)
+			return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 32;
+		void *v = realloc(w->names, cap * sizeof(*w->names));
+
+		if (!v) {
+			w->oom = true;
+			return;
+		}
+		w->names = v;
+		w->cap = cap;
+	}
+	snprintf(w->names[w->n++], sizeof(*w->names), "%s", name);
+}
+
+static void sweep_key(const void *key, uint32_t key_len, uint64_t packets, void *ud)
+{
+	char name[IFNAMSIZ] = {0};
+
+	memcpy(name, key, key_len < IFNAMSIZ ? key_len : IFNAMSIZ - 1);
+	sweep_add(name, ud);
+}
+
+/* What is listed from start on, of one kind: a map's keys, chains, or sets. */
+static int sweep_list(struct rb_net_ctx *ctx, struct sweep *w, const char *map, int type,
+		      struct rb_error *err)
+{
+	int r = map ? rb_nft_set_dump(ctx, map, sweep_key, w, err)
+		    : rb_nft_list(ctx, type, sweep_add, w, err);
+
+	if (r == 0 && w->oom)
+		r = rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	return r;
+}
+
+int rb_net_rules_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		       struct rb_error *err)
+{
+	static const char *const maps[] = {"fwd_map", "in_map"};
+	struct sweep w = {.keep = keep, .n_keep = n_keep};
+	size_t chains, sets, n_maps[2] = {0};
+	struct rb_nft_batch b;
+	int r = 0;
+
+	/* the maps' elements first (they jump to the chains), then the chains' rules (they go to
+	 * deny<N> and look up the sets), the chains, the sets: one transaction */
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		size_t before = w.n;
+
+		r = sweep_list(ctx, &w, maps[i], 0, err);
+		n_maps[i] = w.n - before;
+	}
+	chains = w.n;
+	if (r == 0)
+		r = sweep_list(ctx, &w, NULL, NFT_MSG_GETCHAIN, err);
+	sets = w.n;
+	if (r == 0)
+		r = sweep_list(ctx, &w, NULL, NFT_MSG_GETSET, err);
+	if (r == 0 && w.n > 0)
+		r = rb_nft_batch_start(ctx, &b, err);
+	if (r < 0 || w.n == 0) {
+		free(w.names);
+		return r;
+	}
+	for (size_t i = 0, k = 0; i < 2; i++)
+		for (size_t j = 0; j < n_maps[i]; j++, k++)
+			map_elem(&b, NFT_MSG_DELSETELEM, maps[i], w.names[k], NULL);
+	for (size_t i = chains; i < sets; i++)
+		flush_chain(&b, w.names[i]);
+	for (size_t i = chains; i < sets; i++)
+		rb_nft_put_chain(&b, NFT_MSG_DELCHAIN, rb_nft_chain(w.names[i]));
+	for (size_t i = sets; i < w.n; i++)
+		rb_nft_put_set(&b, NFT_MSG_DELSET, rb_nft_set(w.names[i]));
+	free(w.names);
 	return commit(&b, err);
 }
 

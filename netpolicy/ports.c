@@ -52,9 +52,10 @@ static struct rb_net_port *find(struct rb_net_sandbox *ns, uint16_t port)
 	return NULL;
 }
 
-/* ns->lock held */
-static int expose(struct rb_net_sandbox *ns, uint16_t port, struct rb_net_port *out, bool *created,
-		  struct rb_error *err)
+/* ns->lock held. prev: how it was exposed before a restart (its host port is asked for again,
+ * its time kept), or NULL. */
+static int expose(struct rb_net_sandbox *ns, uint16_t port, const struct rb_net_port *prev,
+		  struct rb_net_port *out, bool *created, struct rb_error *err)
 {
 	struct sockaddr_in target = {.sin_family = AF_INET};
 	struct rb_net_port *p = find(ns, port);
@@ -91,7 +92,8 @@ static int expose(struct rb_net_sandbox *ns, uint16_t port, struct rb_net_port *
 	}
 	p = &ns->exposed[ns->n_exposed];
 	p->port = port;
-	p->exposed_ms = rb_now_ms();
+	p->host_port = prev ? prev->host_port : 0;
+	p->exposed_ms = prev ? prev->exposed_ms : rb_now_ms();
 	r = rb_net_fwd_open(fwd, ns, port, &target, netns_fd, &p->host_port, err);
 	if (r < 0)
 		return r;
@@ -107,7 +109,8 @@ static int expose(struct rb_net_sandbox *ns, uint16_t port, struct rb_net_port *
 	return 0;
 }
 
-int rb_net_ports_open_policy(struct rb_net_sandbox *ns, struct rb_error *err)
+int rb_net_ports_open_policy(struct rb_net_sandbox *ns, const struct rb_net_port *prev,
+			     size_t n_prev, struct rb_error *err)
 {
 	size_t n = ns->policy.n_ports;
 	_cleanup_free_ uint16_t *want = malloc((n + 1) * sizeof(*want));
@@ -118,7 +121,13 @@ int rb_net_ports_open_policy(struct rb_net_sandbox *ns, struct rb_error *err)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
 	memcpy(want, ns->policy.ports, n * sizeof(*want));
 	for (size_t i = 0; i < n; i++) {
-		int r = expose(ns, want[i], &p, &created, err);
+		const struct rb_net_port *was = NULL;
+		int r;
+
+		for (size_t j = 0; j < n_prev; j++)
+			if (prev[j].port == want[i])
+				was = &prev[j];
+		r = expose(ns, want[i], was, &p, &created, err);
 
 		if (r < 0)
 			return rb_error_wrap(err, "network.ingress.allowPorts[%zu]", i);
@@ -139,7 +148,7 @@ int rb_net_sandbox_port_expose(struct rb_net_sandbox *ns, uint16_t port, struct 
 	int r;
 
 	pthread_mutex_lock(&ns->lock);
-	r = expose(ns, port, out, created, err);
+	r = expose(ns, port, NULL, out, created, err);
 	pthread_mutex_unlock(&ns->lock);
 	return r;
 }

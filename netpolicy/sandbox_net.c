@@ -1,11 +1,12 @@
 /*
- * A sandbox's network from setup to teardown, and the daemon-wide context. Two mechanisms sit
- * behind struct rb_net_ops: none (loopback only) and private (veth, NAT, nftables).
- * Kernel state is made in an order that never lets traffic through unfiltered: the nftables
- * chains (keyed by the interface's name) exist before the veth does, and the veth goes before
- * the chains do. With the DNS proxy, the chains are made with its port open on the gateway and
- * DNS to anyone else closed; the proxy binds once the veth gives the gateway its address, and
- * stops listening before the veth goes.
+ * A sandbox's network from setup (or its adoption by a daemon that restarted) to teardown (or
+ * its release to the next daemon), and the daemon-wide context. Two mechanisms sit behind
+ * struct rb_net_ops: none (loopback only) and private (veth, NAT, nftables). Kernel state is
+ * made in an order that never lets traffic through unfiltered: the nftables chains (keyed by the
+ * interface's name) exist before the veth does, and the veth goes before the chains do. With the
+ * DNS proxy, the chains are made with its port open on the gateway and DNS to anyone else
+ * closed; the proxy binds once the veth gives the gateway its address, and stops listening
+ * before the veth goes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
+#include <netlink/cache.h>
 #include <netlink/netlink.h>
 
 #include "common/cleanup.h"
@@ -46,9 +48,12 @@ void rb_net_ctx_free(struct rb_net_ctx *ctx)
 	rb_net_fwd_free(ctx->fwd); /* every port's listener and connection */
 	rb_net_ctx_dns_stop(ctx);
 	pthread_mutex_lock(&ctx->lock);
-	rb_net_table_remove(ctx);
+	if (!ctx->keep_table)
+		rb_net_table_remove(ctx);
 	if (ctx->nft)
 		mnl_socket_close(ctx->nft);
+	if (ctx->addr_cache)
+		nl_cache_free(ctx->addr_cache);
 	if (ctx->route)
 		nl_socket_free(ctx->route);
 	pthread_mutex_unlock(&ctx->lock);
@@ -80,6 +85,11 @@ static int none_setup(struct rb_net_sandbox *ns, struct rb_error *err)
 	return 0; /* the sandbox's first process brings its loopback up (fs/setup.c) */
 }
 
+static int none_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
+{
+	return 0;
+}
+
 static void none_teardown(struct rb_net_sandbox *ns)
 {
 }
@@ -103,6 +113,7 @@ static int none_allow_addr(struct rb_net_sandbox *ns, int family, const void *ad
 const struct rb_net_ops rb_net_ops_none = {
     .name = "none",
     .setup = none_setup,
+    .adopt = none_adopt,
     .teardown = none_teardown,
     .apply = none_apply,
     .denied = none_denied,
@@ -123,11 +134,11 @@ static int private_setup(struct rb_net_sandbox *ns, struct rb_error *err)
 	if (ctx->dns)
 		ns->dns_port = 53; /* the chains are born with it open, and other DNS closed */
 	pthread_mutex_lock(&ctx->lock);
-	r = rb_net_table_ensure(ctx, err);
+	r = rb_net_table_ensure(ctx, false, err);
 	if (r == 0)
 		r = rb_net_route_open(ctx, err);
 	if (r == 0) {
-		r = rb_net_rules_add(ns, err);
+		r = rb_net_rules_add(ns, false, err);
 		if (r < 0)
 			rb_error_wrap(err, "adding the sandbox's nftables chains");
 	}
@@ -138,6 +149,50 @@ static int private_setup(struct rb_net_sandbox *ns, struct rb_error *err)
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	if (r == 0)
+		r = rb_net_netns_configure(ns->netns_fd, &ns->addrs, err);
+	if (r == 0 && ctx->dns)
+		r = rb_net_sb_dns_add(ns, err);
+	return r;
+}
+
+/*
+ * What the previous daemon made stays as it is while it is taken back: the table (its base
+ * chains' rules rebuilt in one transaction), the sandbox's chains (their rules replaced from the
+ * record's policy in one transaction, so they are never absent while the veth is there), its
+ * sets with their elements (addresses the proxy let in, denied counts) and its veth. A veth gone
+ * meanwhile is made again, after the chains, as at create.
+ */
+static int private_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
+{
+	struct rb_net_ctx *ctx = ns->ctx;
+	bool found = false;
+	int r;
+
+	r = rb_net_pool_addrs(&ctx->cfg, ns->slot, &ns->addrs, err);
+	if (r < 0)
+		return r;
+	snprintf(ns->ifname, sizeof(ns->ifname), RB_NET_IFPREFIX "%u", ns->slot);
+	if (ctx->dns)
+		ns->dns_port = 53;
+	pthread_mutex_lock(&ctx->lock);
+	r = rb_net_table_ensure(ctx, true, err);
+	if (r == 0)
+		r = rb_net_route_open(ctx, err);
+	if (r == 0)
+		r = rb_net_veth_find(ctx, ns->ifname, ns->netns_fd, &ns->addrs, &found, err);
+	if (r == 0) {
+		r = rb_net_rules_add(ns, true, err);
+		if (r < 0)
+			rb_error_wrap(err, "rebuilding the sandbox's nftables chains");
+	}
+	ns->nft_made = r == 0;
+	ns->link_made = r == 0 && found;
+	if (r == 0 && !found) {
+		r = rb_net_veth_create(ctx, ns->ifname, ns->netns_fd, &ns->addrs, err);
+		ns->link_made = r == 0;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (r == 0 && !found)
 		r = rb_net_netns_configure(ns->netns_fd, &ns->addrs, err);
 	if (r == 0 && ctx->dns)
 		r = rb_net_sb_dns_add(ns, err);
@@ -199,6 +254,7 @@ static int private_allow_addr(struct rb_net_sandbox *ns, int family, const void 
 const struct rb_net_ops rb_net_ops_private = {
     .name = "private",
     .setup = private_setup,
+    .adopt = private_adopt,
     .teardown = private_teardown,
     .apply = private_apply,
     .denied = private_denied,
@@ -207,8 +263,10 @@ const struct rb_net_ops rb_net_ops_private = {
 
 /* ---- the public face ---- */
 
-int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
-			 pid_t pid, int pidfd, struct rb_net_sandbox **out, struct rb_error *err)
+/* Set up (adopt false) or take back a sandbox's network; prev: its ports before a restart. */
+static int start(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot, pid_t pid,
+		 int pidfd, bool adopt, const struct rb_net_port *prev, size_t n_prev,
+		 struct rb_net_sandbox **out, struct rb_error *err)
 {
 	struct rb_net_sandbox *ns = calloc(1, sizeof(*ns));
 	int r;
@@ -231,14 +289,21 @@ int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, u
 	ns->pid = pid;
 	ns->pidfd = pidfd;
 	ns->netns_fd = -1;
-	r = rb_net_dns_check(ctx, &ns->policy, err);
+	/* taken back, its past denials were reported by the daemon before */
+	ns->denied_quiet = adopt;
+	/* a policy already in force is taken back as it is, whether this daemon's proxy is on
+	 * or not: without it, names do not resolve (DNS to other servers stays closed) */
+	r = adopt ? 0 : rb_net_dns_check(ctx, &ns->policy, err);
 	/* mode none needs nothing of the namespace: entering it costs a thread and a setns */
 	if (r == 0 && policy_private(ns))
 		r = rb_net_netns_open(pid, pidfd, &ns->netns_fd, err);
 	if (r == 0)
-		r = ns->ops->setup(ns, err);
-	if (r == 0)
-		r = rb_net_ports_open_policy(ns, err);
+		r = adopt ? ns->ops->adopt(ns, err) : ns->ops->setup(ns, err);
+	if (r == 0) {
+		pthread_mutex_lock(&ns->lock);
+		r = rb_net_ports_open_policy(ns, prev, n_prev, err);
+		pthread_mutex_unlock(&ns->lock);
+	}
 	if (r < 0) {
 		rb_error_wrap(err, "%s network", ns->ops->name);
 		rb_net_sandbox_teardown(ns);
@@ -247,6 +312,19 @@ int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, u
 	}
 	*out = ns;
 	return 0;
+}
+
+int rb_net_sandbox_setup(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
+			 pid_t pid, int pidfd, struct rb_net_sandbox **out, struct rb_error *err)
+{
+	return start(ctx, policy, slot, pid, pidfd, false, NULL, 0, out, err);
+}
+
+int rb_net_sandbox_adopt(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t slot,
+			 pid_t pid, int pidfd, const struct rb_net_port *prev, size_t n_prev,
+			 struct rb_net_sandbox **out, struct rb_error *err)
+{
+	return start(ctx, policy, slot, pid, pidfd, true, prev, n_prev, out, err);
 }
 
 void rb_net_sandbox_teardown(struct rb_net_sandbox *ns)
@@ -262,6 +340,56 @@ void rb_net_sandbox_teardown(struct rb_net_sandbox *ns)
 		close(ns->netns_fd);
 	ns->netns_fd = -1;
 	pthread_mutex_unlock(&ns->lock);
+}
+
+void rb_net_sandbox_release(struct rb_net_sandbox *ns)
+{
+	if (!ns)
+		return;
+	pthread_mutex_lock(&ns->lock);
+	if (ns->link_made || ns->nft_made) {
+		pthread_mutex_lock(&ns->ctx->lock);
+		ns->ctx->keep_table = true;
+		pthread_mutex_unlock(&ns->ctx->lock);
+	}
+	/* the veth and the chains stay for the next daemon; its ports and its DNS proxy
+	 * registration are this daemon's, and go */
+	ns->link_made = ns->nft_made = false;
+	pthread_mutex_unlock(&ns->lock);
+	rb_net_sandbox_teardown(ns);
+}
+
+int rb_net_ctx_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
+		     struct rb_error *err)
+{
+	bool exists = false;
+	int r;
+
+	if (!ctx)
+		return 0;
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->addr_cache) /* the adoptions are over: what they read is old */
+		nl_cache_free(ctx->addr_cache);
+	ctx->addr_cache = NULL;
+	/* the veths first: no moment where one is there without its chains */
+	r = rb_net_route_open(ctx, err);
+	if (r == 0)
+		r = rb_net_links_sweep(ctx, keep, n_keep, err);
+	if (r == 0)
+		r = rb_nft_open(ctx, err);
+	if (r == 0)
+		r = rb_nft_table_exists(ctx, &exists, err);
+	if (r == 0 && exists && n_keep == 0) {
+		ctx->table_ready = true; /* so that it goes, made by this daemon or not */
+		rb_net_table_remove(ctx);
+	} else if (r == 0 && exists) {
+		r = rb_net_rules_sweep(ctx, keep, n_keep, err);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (r < 0)
+		return rb_error_wrap(err, "removing what earlier daemons left of their sandboxes' "
+					  "networks");
+	return 0;
 }
 
 void rb_net_sandbox_free(struct rb_net_sandbox *ns)

@@ -77,8 +77,13 @@ static int save_network(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, str
 	pthread_mutex_lock(&m->lock);
 	cJSON_ReplaceItemInObjectCaseSensitive(sb->doc, "network",
 					       rb_net_sandbox_policy_json(sb->net));
-	if (sb->state != RB_SB_TERMINATED)
+	if (sb->state != RB_SB_TERMINATED) {
+		sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 		r = rb_rt_sb_save(m, sb, err);
+		if (r == 0)
+			r = rb_rt_sb_save_ports(m, sb, err);
+		sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }

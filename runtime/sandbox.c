@@ -31,7 +31,11 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS sandboxes_state ON sandboxes(state);"
     /* where each live sandbox's agent is, for a daemon that restarts */
     "CREATE TABLE IF NOT EXISTS agents("
-    " id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host_uid INTEGER NOT NULL);";
+    " id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host_uid INTEGER NOT NULL);"
+    /* the host port each exposed port had, so that a restart keeps its URL when it can */
+    "CREATE TABLE IF NOT EXISTS ports("
+    " id TEXT NOT NULL, port INTEGER NOT NULL, host_port INTEGER NOT NULL,"
+    " exposed_at INTEGER NOT NULL, PRIMARY KEY(id, port));";
 
 static const char *const state_names[] = {"creating", "running", "paused", "terminated"};
 
@@ -103,13 +107,44 @@ static int save_agent(struct rb_rt_sandboxes *m, const struct rb_rt_sandbox *sb,
 
 static void forget_agent(struct rb_rt_sandboxes *m, const char *id)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	static const char *const sql[] = {"DELETE FROM agents WHERE id=?",
+					  "DELETE FROM ports WHERE id=?"};
 
-	if (sqlite3_prepare_v2(m->db, "DELETE FROM agents WHERE id=?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_step(st);
+	for (size_t i = 0; i < RB_ARRAY_SIZE(sql); i++) {
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+		if (sqlite3_prepare_v2(m->db, sql[i], -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+		}
 	}
+}
+
+int rb_rt_sb_save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *del = NULL, *ins = NULL;
+	struct rb_net_port ports[RB_NET_MAX_PORTS];
+	size_t n = sb->net ? rb_net_sandbox_ports(sb->net, ports, RB_NET_MAX_PORTS) : 0;
+
+	if (sqlite3_prepare_v2(m->db, "DELETE FROM ports WHERE id=?", -1, &del, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_prepare_v2(m->db,
+			       "INSERT INTO ports(id, port, host_port, exposed_at) VALUES(?,?,?,?)",
+			       -1, &ins, NULL) != SQLITE_OK)
+		return db_err(m, err, "prepare");
+	sqlite3_bind_text(del, 1, sb->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		return db_err(m, err, "forget a sandbox's ports");
+	for (size_t i = 0; i < n && i < RB_NET_MAX_PORTS; i++) {
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, sb->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 2, ports[i].port);
+		sqlite3_bind_int(ins, 3, ports[i].host_port);
+		sqlite3_bind_int64(ins, 4, ports[i].exposed_ms);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			return db_err(m, err, "save a sandbox's ports");
+	}
+	return 0;
 }
 
 static void set_time(cJSON *doc, const char *key, long long ms)
@@ -165,11 +200,43 @@ static void sweep(struct rb_rt_sandboxes *m, const char *id, cJSON *doc, long lo
 static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state state, cJSON **doc,
 		 long long created, long slot, struct rb_error *err);
 
+/* Whether a Sandbox object's network may have been made in the daemon's namespace: mode
+ * private, or not said (a record older than the mode in records being created). */
+static bool daemon_network(const cJSON *doc)
+{
+	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(doc, "network"), "mode"));
+
+	return !mode || strcmp(mode, "none") != 0;
+}
+
+/* What earlier daemons left in the network namespace of sandboxes not taken back goes: veths,
+ * chains, sets. Only when this registry had sandboxes that may have made some, so that a
+ * daemon without private sandboxes never touches a namespace's firewall. */
+static void sweep_networks(struct rb_rt_sandboxes *m)
+{
+	_cleanup_free_ uint32_t *keep = calloc(m->n_live + 1, sizeof(*keep));
+	struct rb_error err;
+	size_t n = 0;
+
+	if (!keep)
+		return;
+	for (size_t i = 0; i < m->n_live; i++) {
+		struct rb_net_addrs a;
+
+		if (m->live[i]->net && rb_net_sandbox_addrs(m->live[i]->net, &a) == 0)
+			keep[n++] = m->live[i]->slot;
+	}
+	if (rb_net_ctx_sweep(m->net, keep, n, &err) < 0)
+		fprintf(stderr, "runbox: warning: %s\n", err.msg);
+}
+
 /* The sandboxes a previous daemon left: those whose agent still runs are taken back as they
- * are (running or paused); the others are swept. */
+ * are (running or paused), with their networks; the others are swept. */
 static void recover(struct rb_rt_sandboxes *m)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	bool networks = false;
 
 	if (sqlite3_prepare_v2(m->db,
 			       "SELECT id, state, doc, created_at, slot FROM sandboxes"
@@ -189,14 +256,17 @@ static void recover(struct rb_rt_sandboxes *m)
 					: !strcmp(state, "paused") ? RB_SB_PAUSED
 								   : RB_SB_CREATING;
 
+		networks |= !doc || daemon_network(doc);
 		if (s != RB_SB_CREATING && doc && adopt(m, id, s, &doc, created, slot, &err) == 0)
 			continue;
 		sweep(m, id, doc, created);
 	}
+	if (networks)
+		sweep_networks(m);
 }
 
 int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
-			 struct rb_image_store *store, struct rb_error *err)
+			 struct rb_image_store *store, struct rb_net_ctx *net, struct rb_error *err)
 {
 	_cleanup_free_ char *path = rb_path_join(state_dir, "sandboxes.db");
 	char *msg = NULL;
@@ -209,6 +279,7 @@ int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
 	pthread_cond_init(&m->timer_wake, NULL);
 	m->retention_ms = 24LL * 3600 * 1000;
 	m->store = store;
+	m->net = net;
 	m->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	m->host_memory_mb = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit >> 20 : 4096;
 	m->default_pids = 4096;
@@ -255,29 +326,16 @@ static void sandbox_free(struct rb_rt_sandbox *sb)
 	free(sb);
 }
 
-/* The network mode in a Sandbox object when it needs the daemon's table, which goes with the
- * daemon (private); NULL for none. */
-static const char *daemon_network(const cJSON *doc)
-{
-	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(doc, "network"), "mode"));
-
-	return mode && strcmp(mode, "none") != 0 ? mode : NULL;
-}
-
 void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason)
 {
 	rb_rt_timers_stop(m);
 	/* Sandboxes outlive the daemon unless told otherwise: a daemon started again takes them
-	 * back (recover()). Only the handles go here; the agents keep running. */
-	for (size_t i = 0; !m->stop_on_close && i < m->n_live;) {
-		struct rb_rt_sandbox *sb = m->live[i];
+	 * back (recover()). Only the handles go here; the agents keep running, and a private
+	 * sandbox's veth and chains stay (with the table) for the next daemon. */
+	while (!m->stop_on_close && m->n_live > 0) {
+		struct rb_rt_sandbox *sb = m->live[--m->n_live];
 
-		if (daemon_network(sb->doc)) {
-			i++;
-			continue;
-		}
-		m->live[i] = m->live[--m->n_live];
+		rb_net_sandbox_release(sb->net);
 		sandbox_free(sb);
 	}
 	while (m->n_live > 0) {
@@ -467,17 +525,10 @@ static int take_slot(struct rb_rt_sandboxes *m)
 	return -1;
 }
 
-static cJSON *make_doc(const char *id, const struct sb_config *c, const char *workdir,
-		       long long now)
+static cJSON *make_doc(const char *id, const struct sb_config *c, const struct rb_net_policy *netp,
+		       const char *workdir, long long now)
 {
-	cJSON *doc = cJSON_CreateObject(), *res, *net, *eg, *in;
-	const cJSON *n = c->network;
-	const cJSON *allow = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(n, "egress"), "allow");
-	const char *def = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(n, "egress"), "default"));
-	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(n, "ingress"), "allowPorts");
+	cJSON *doc = cJSON_CreateObject(), *res;
 
 	cJSON_AddStringToObject(doc, "id", id);
 	cJSON_AddStringToObject(doc, "state", "creating");
@@ -496,15 +547,9 @@ static cJSON *make_doc(const char *id, const struct sb_config *c, const char *wo
 			      c->metadata && cJSON_IsObject(c->metadata)
 				  ? cJSON_Duplicate(c->metadata, 1)
 				  : cJSON_CreateObject());
-	net = cJSON_AddObjectToObject(doc, "network");
-	eg = cJSON_AddObjectToObject(net, "egress");
-	cJSON_AddItemToObject(
-	    eg, "allow", cJSON_IsArray(allow) ? cJSON_Duplicate(allow, 1) : cJSON_CreateArray());
-	cJSON_AddStringToObject(eg, "default", def ? def : "allow");
-	in = cJSON_AddObjectToObject(net, "ingress");
-	cJSON_AddItemToObject(in, "allowPorts",
-			      cJSON_IsArray(ports) ? cJSON_Duplicate(ports, 1)
-						   : cJSON_CreateArray());
+	/* with its mode from the start: a daemon that dies while creating it knows what to
+	 * sweep */
+	cJSON_AddItemToObject(doc, "network", rb_net_policy_json(netp));
 	set_time(doc, "createdAt", now);
 	set_time(doc, "startedAt", -1);
 	set_time(doc, "pausedAt", -1);
@@ -592,7 +637,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->workdir = strdup(wd);
 	sb->user = strdup(
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img->config, "User")) ?: "");
-	sb->doc = make_doc(sb->id, &c, wd, now);
+	sb->doc = make_doc(sb->id, &c, &netp, wd, now);
 	sb->expires_ms = now + (long long)c.timeout_ms;
 	sb->last_active_ms = now;
 	resolv = resolv_conf();
@@ -668,11 +713,13 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	sb->state = RB_SB_RUNNING;
 	set_state(sb->doc, RB_SB_RUNNING);
 	set_time(sb->doc, "startedAt", rb_now_ms());
-	/* the record and where its agent is: one commit */
+	/* the record, where its agent is and its ports: one commit */
 	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 	r = save(m, sb->id, "running", c.image, now, slot, sb->doc, err);
 	if (r == 0)
 		r = save_agent(m, sb, err);
+	if (r == 0)
+		r = rb_rt_sb_save_ports(m, sb, err);
 	sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 	if (r == 0) {
 		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
@@ -1010,6 +1057,60 @@ const char *rb_rt_sb_state_name(enum rb_rt_sb_state s)
 
 /* ---- taking sandboxes back after a restart ---- */
 
+/* The ports a sandbox had exposed (host port, time), as the last daemon saved them. */
+static size_t load_ports(struct rb_rt_sandboxes *m, const char *id, struct rb_net_port *out,
+			 size_t max)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT port, host_port, exposed_at FROM ports WHERE id=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		out[n].port = (uint16_t)sqlite3_column_int(st, 0);
+		out[n].host_port = (uint16_t)sqlite3_column_int(st, 1);
+		out[n++].exposed_ms = sqlite3_column_int64(st, 2);
+	}
+	return n;
+}
+
+/* Its network as the record says, taken back (netpolicy/); ports that could not keep their
+ * host port are saved and announced with the new one. */
+static int adopt_network(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, const cJSON *doc,
+			 struct rb_error *err)
+{
+	struct rb_net_port prev[RB_NET_MAX_PORTS], now[RB_NET_MAX_PORTS];
+	size_t n_prev = load_ports(m, sb->id, prev, RB_NET_MAX_PORTS), n;
+	struct rb_net_policy netp = {0};
+	bool moved = false;
+	int r = rb_net_policy_parse(cJSON_GetObjectItemCaseSensitive(doc, "network"),
+				    rb_net_ctx_config(m->net)->default_mode, &netp, err);
+
+	if (r == 0)
+		r = rb_net_sandbox_adopt(m->net, &netp, sb->slot, sb->iso.pid, sb->iso.pidfd, prev,
+					 n_prev, &sb->net, err);
+	rb_net_policy_free(&netp);
+	if (r < 0)
+		return r;
+	rb_net_sandbox_set_name(sb->net, sb->id);
+	n = rb_net_sandbox_ports(sb->net, now, RB_NET_MAX_PORTS);
+	for (size_t i = 0; i < n && i < RB_NET_MAX_PORTS; i++) {
+		bool same = false;
+
+		for (size_t j = 0; j < n_prev; j++)
+			same |=
+			    prev[j].port == now[i].port && prev[j].host_port == now[i].host_port;
+		if (!same)
+			rb_rt_ev_port(sb->id, true, rb_net_port_json(&now[i]));
+		moved |= !same;
+	}
+	if (moved || n != n_prev)
+		rb_rt_sb_save_ports(m, sb, err);
+	return 0;
+}
+
 static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state state, cJSON **doc,
 		 long long created, long slot, struct rb_error *err)
 {
@@ -1017,7 +1118,6 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	struct rb_rt_sandbox *sb = NULL, **live;
 	struct rb_image *img = NULL;
 	struct rb_error ignored;
-	const char *mode = daemon_network(*doc);
 	const char *image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "image"));
 	const char *wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*doc, "workdir"));
 	char leaf[32];
@@ -1025,10 +1125,6 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 	uid_t host_uid;
 	int r;
 
-	/* its veth and rules went with the daemon's network table */
-	if (mode)
-		return rb_error_set(err, ENOTSUP, RB_INTERNAL_ERROR,
-				    "%s networking is not taken back after a restart", mode);
 	if (slot <= 0 || (size_t)slot >= m->n_slots || m->slots[slot])
 		return rb_error_set(err, EINVAL, RB_INTERNAL_ERROR, "bad slot %ld", slot);
 	if (sqlite3_prepare_v2(m->db, "SELECT pid, host_uid FROM agents WHERE id=?", -1, &st,
@@ -1054,6 +1150,10 @@ static int adopt(struct rb_rt_sandboxes *m, const char *id, enum rb_rt_sb_state 
 		r = rb_error_wrap(err, "freezing it again, as its record says paused");
 	if (r == 0)
 		r = rb_iso_reattach(pid, leaf, host_uid, state == RB_SB_RUNNING, &sb->iso, err);
+	if (r == 0) {
+		sb->slot = (uint32_t)slot;
+		r = adopt_network(m, sb, *doc, err);
+	}
 	if (r < 0) {
 		sandbox_free(sb);
 		return r;

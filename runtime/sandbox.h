@@ -64,8 +64,11 @@ struct rb_rt_sandboxes {
 	bool timer_on, timer_stop;
 };
 
+/* Opens the registry and takes back the sandboxes a previous daemon left, with their networks
+ * (net: the daemon's networking, owned from here on; NULL: none). */
 int rb_rt_sandboxes_open(struct rb_rt_sandboxes *m, const char *state_dir,
-			 struct rb_image_store *store, struct rb_error *err);
+			 struct rb_image_store *store, struct rb_net_ctx *net,
+			 struct rb_error *err);
 /* Terminates every live sandbox (reason given), then frees. */
 void rb_rt_sandboxes_close(struct rb_rt_sandboxes *m, const char *reason);
 
@@ -116,6 +119,8 @@ int rb_rt_sb_settle(struct rb_rt_sandboxes *m, const char *id, struct rb_rt_sand
 void rb_rt_sb_set_state(struct rb_rt_sandbox *sb, enum rb_rt_sb_state s);
 void rb_rt_sb_set_time(cJSON *doc, const char *key, long long ms); /* ms < 0: null */
 int rb_rt_sb_save(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err);
+/* Its exposed ports with their host ports, for a daemon that restarts. */
+int rb_rt_sb_save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err);
 const char *rb_rt_sb_state_name(enum rb_rt_sb_state s);
 
 /* The clocks (timers.c): timeoutMs, idleTimeoutMs and the retention of terminated records. */

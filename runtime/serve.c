@@ -241,7 +241,26 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	}
 	srv->store = store;
 	rb_rt_metrics_init();
-	r = rb_rt_sandboxes_open(&sandboxes, cfg->state_dir, store, err);
+	{ /* the network before the sandboxes: those taken back get theirs back */
+		struct rb_net_config defaults;
+		struct rb_net_ctx *net = NULL;
+
+		if (!cfg->net)
+			rb_net_config_default(&defaults);
+		r = rb_net_ctx_new(cfg->net ? cfg->net : &defaults, &net, err);
+		if (r == 0)
+			r = rb_net_ctx_on_denied(net, rb_rt_ev_network_denied, NULL, err);
+		if (r == 0 && rb_net_ctx_dns_off(net))
+			fprintf(stderr,
+				"runbox: warning: DNS proxy off, domain allowlists refused: %s\n",
+				rb_net_ctx_dns_off(net));
+		if (r < 0) {
+			rb_net_ctx_free(net);
+			remove_socket(cfg->socket_path, &sock_st);
+			return r;
+		}
+		r = rb_rt_sandboxes_open(&sandboxes, cfg->state_dir, store, net, err);
+	}
 	if (r < 0) {
 		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
 		remove_socket(cfg->socket_path, &sock_st);
@@ -249,24 +268,6 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	}
 	if (cfg->default_pids)
 		sandboxes.default_pids = cfg->default_pids;
-	{
-		struct rb_net_config net;
-
-		if (!cfg->net)
-			rb_net_config_default(&net);
-		r = rb_net_ctx_new(cfg->net ? cfg->net : &net, &sandboxes.net, err);
-		if (r == 0)
-			r = rb_net_ctx_on_denied(sandboxes.net, rb_rt_ev_network_denied, NULL, err);
-		if (r == 0 && rb_net_ctx_dns_off(sandboxes.net))
-			fprintf(stderr,
-				"runbox: warning: DNS proxy off, domain allowlists refused: %s\n",
-				rb_net_ctx_dns_off(sandboxes.net));
-	}
-	if (r < 0) {
-		rb_rt_sandboxes_close(&sandboxes, "daemon failed to start");
-		remove_socket(cfg->socket_path, &sock_st);
-		return r;
-	}
 	srv->sandboxes = &sandboxes;
 	d = rb_rt_http_start(srv, listen_fd, err);
 	if (!d) {
@@ -288,8 +289,7 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 		fprintf(stderr, "runbox: signal %u, shutting down\n", si.ssi_signo);
 	rb_rt_ev_close_streams(); /* event streams end, so the drain does not wait on them */
 	drain(srv, d, sig_fd, cfg->socket_path, &sock_st);
-	/* the sandboxes keep running (but for those whose network needs this daemon), unless
-	 * asked to stop with it */
+	/* the sandboxes keep running, networks and all, unless asked to stop with it */
 	sandboxes.stop_on_close = cfg->stop_sandboxes;
 	rb_rt_sandboxes_close(&sandboxes, "daemon stopped");
 	srv->sandboxes = NULL;

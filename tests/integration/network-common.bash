@@ -50,9 +50,44 @@ cleanup_world() {
 }
 rb_on_exit cleanup_world
 
-# The daemon stops (and terminates its sandboxes) before the world goes: it is the last cleanup
-# registered, so the first to run.
-net_daemon_stop() { rb_daemon_stop; }
+# The daemon stops before the world goes: it is the last cleanup registered, so the first to
+# run. Its sandboxes would outlive it (and their agents the world), so they are terminated
+# first; then anything of ours still in the sandboxes' cgroups is killed (net_sb_kill_left).
+net_daemon_stop() {
+	local id
+	if [ -n "$RB_DAEMON_PID" ]; then
+		for id in $(curl -s --max-time 10 --unix-socket "$RUNBOX_SOCKET" \
+			"http://runbox/api/v1/sandboxes?limit=100" | python3 -c '
+import json, sys
+for s in json.load(sys.stdin).get("data", []):
+    if s.get("state") != "terminated":
+        print(s["id"])' 2>/dev/null); do
+			curl -s -o /dev/null --max-time 30 --unix-socket "$RUNBOX_SOCKET" -X DELETE \
+				"http://runbox/api/v1/sandboxes/$id"
+		done
+	fi
+	rb_daemon_stop
+	net_sb_kill_left
+}
+
+# The processes of every sandbox of this suite's registry (by their cgroups), killed: for a
+# suite that ends while its daemon is down, with sandboxes it had left running.
+net_sb_kill_left() {
+	local ids pat="" id p left
+	[ -f "$RUNBOX_STATE_DIR/sandboxes.db" ] || return 0
+	ids=$(python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("select id from sandboxes")))' \
+		"$RUNBOX_STATE_DIR/sandboxes.db" 2>/dev/null)
+	for id in $ids; do pat+="${pat:+|}runbox-$id([/:]|\$)"; done
+	[ -n "$pat" ] || return 0
+	left=$(grep -lE "$pat" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3)
+	[ -n "$left" ] || return 0
+	for p in $left; do kill -9 "$p" 2>/dev/null; done
+	sleep 0.2
+	for id in $ids; do
+		find /sys/fs/cgroup -depth -type d -path "*/runbox-$id*" -exec rmdir {} + 2>/dev/null
+	done
+	true
+}
 
 build_world() {
 	ip netns add "$WAN" && ip netns add "$HOST" || return 1
