@@ -197,7 +197,13 @@ typedef void (*rb_nft_elem_fn)(const void *key, uint32_t key_len, uint64_t packe
 int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
 		    struct rb_error *err);
 /* Whether runbox's table exists. ctx->lock held. */
-int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, struct rb_error *err);
+/* Whether runbox's table exists, and its owner mark (RB_NET_OWNER_MAX bytes; "" for none). */
+#define RB_NET_OWNER_MAX sizeof(((struct rb_net_config *)0)->owner)
+int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, char *owner, struct rb_error *err);
+/* The owner mark on a table about to be made: its comment, as `nft list tables` shows it. */
+void rb_nft_table_mark(struct nftnl_table *t, const char *owner);
+/* 0 when the table is absent, unmarked or this daemon's; else an error naming its owner. */
+int rb_net_table_check_owner(struct rb_net_ctx *ctx, struct rb_error *err);
 /* The names of the table's chains (NFT_MSG_GETCHAIN) or sets (NFT_MSG_GETSET): fn(name, ud)
  * for each. ctx->lock held. */
 typedef void (*rb_nft_name_fn)(const char *name, void *ud);

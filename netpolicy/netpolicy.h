@@ -37,7 +37,14 @@ struct rb_net_config {
 	/* the DNS proxy's upstream resolvers; none: the nameservers of /etc/resolv.conf */
 	struct sockaddr_storage dns_upstream[RB_NET_MAX_DNS_UPSTREAMS];
 	size_t n_dns_upstream;
+	/* who this daemon is (its state directory), written on the nftables table it makes: a
+	 * daemon of another state directory in the same network namespace leaves that table and
+	 * its veths alone, and refuses private sandboxes. "": no mark, no check. */
+	char owner[128];
 };
+
+/* cfg->owner from a state directory (a long path keeps its start and a hash of the whole). */
+void rb_net_config_owner(struct rb_net_config *cfg, const char *state_dir);
 
 /* private, 10.88.0.0/16, ip_forward enabled on first use */
 void rb_net_config_default(struct rb_net_config *cfg);

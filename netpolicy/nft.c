@@ -16,6 +16,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -563,12 +564,47 @@ int rb_nft_list(struct rb_net_ctx *ctx, int type, rb_nft_name_fn fn, void *ud, s
 		    err);
 }
 
+/* The table's comment, as nft writes it (a TLV in its user data): the owner mark. */
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	char *owner = data;
+	uint8_t len = nftnl_udata_len(attr);
+	const char *v = nftnl_udata_get(attr);
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT && len > 0 &&
+	    len <= RB_NET_OWNER_MAX && v[len - 1] == '\0')
+		memcpy(owner, v, len);
+	return 0;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
+	struct nftnl_table *t = nftnl_table_alloc();
+	const void *ud;
+	uint32_t len = 0;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    (ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len)) && len > 0)
+		nftnl_udata_parse(ud, len, comment_cb, data);
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
-int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, struct rb_error *err)
+void rb_nft_table_mark(struct nftnl_table *t, const char *owner)
+{
+	struct nftnl_udata_buf *ud;
+
+	if (!t || !owner[0] || !(ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 2)))
+		return;
+	if (nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, owner))
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+				     nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+}
+
+int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, char *owner, struct rb_error *err)
 {
 	_cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
 	struct nftnl_table *t = rb_nft_table();
@@ -586,7 +622,8 @@ int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, struct rb_error *err)
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
 	/* the table, then an ack; or an error: ENOENT when there is none */
-	r = dump(ctx, buf, seq, table_cb, NULL, "table " RB_NET_TABLE, &e);
+	owner[0] = '\0';
+	r = dump(ctx, buf, seq, table_cb, owner, "table " RB_NET_TABLE, &e);
 	*out = r == 0;
 	if (r == -ENOENT)
 		return 0;

@@ -131,6 +131,32 @@ static int ip_forward(struct rb_net_ctx *ctx, struct rb_error *err)
 	return 0;
 }
 
+int rb_net_table_check_owner(struct rb_net_ctx *ctx, struct rb_error *err)
+{
+	char owner[RB_NET_OWNER_MAX];
+	bool exists = false;
+	int r = rb_nft_open(ctx, err);
+
+	if (r == 0)
+		r = rb_nft_table_exists(ctx, &exists, owner, err);
+	if (r < 0 || !exists || !owner[0] || !ctx->cfg.owner[0] || !strcmp(owner, ctx->cfg.owner))
+		return r;
+	return rb_error_set(err, EBUSY, RB_NETWORK_ERROR,
+			    "private networking is taken in this network namespace: nftables "
+			    "table inet " RB_NET_TABLE " belongs to the runbox daemon of %s (one "
+			    "daemon per network namespace; stop that one, or use mode none)",
+			    owner);
+}
+
+/* A new table, marked with this daemon's owner mark. */
+static struct nftnl_table *own_table(struct rb_net_ctx *ctx)
+{
+	struct nftnl_table *t = rb_nft_table();
+
+	rb_nft_table_mark(t, ctx->cfg.owner);
+	return t;
+}
+
 int rb_net_table_ensure(struct rb_net_ctx *ctx, bool keep, struct rb_error *err)
 {
 	struct rb_nft_batch b;
@@ -140,7 +166,8 @@ int rb_net_table_ensure(struct rb_net_ctx *ctx, bool keep, struct rb_error *err)
 
 	if (ctx->table_ready)
 		return 0;
-	ret = rb_nft_open(ctx, err);
+	/* another daemon's table (another state directory) is never replaced nor changed */
+	ret = rb_net_table_check_owner(ctx, err);
 	if (ret < 0)
 		return ret;
 	ret = rb_nft_batch_start(ctx, &b, err);
@@ -149,10 +176,10 @@ int rb_net_table_ensure(struct rb_net_ctx *ctx, bool keep, struct rb_error *err)
 	/* a table left by a daemon that died goes first: add (so the delete finds it), delete,
 	 * add again, all in one transaction. Kept (its sandboxes are taken back): what exists
 	 * stays, the maps with their elements, and the base chains' rules are replaced */
-	rb_nft_put_table(&b, NFT_MSG_NEWTABLE, rb_nft_table());
+	rb_nft_put_table(&b, NFT_MSG_NEWTABLE, own_table(ctx));
 	if (!keep) {
 		rb_nft_put_table(&b, NFT_MSG_DELTABLE, rb_nft_table());
-		rb_nft_put_table(&b, NFT_MSG_NEWTABLE, rb_nft_table());
+		rb_nft_put_table(&b, NFT_MSG_NEWTABLE, own_table(ctx));
 	}
 	rb_nft_put_set(&b, NFT_MSG_NEWSET, vmap("fwd_map"));
 	rb_nft_put_set(&b, NFT_MSG_NEWSET, vmap("in_map"));

@@ -342,6 +342,21 @@ void rb_net_config_default(struct rb_net_config *cfg)
 	    .default_mode = RB_NET_PRIVATE, .pool = 0x0a580000u /* 10.88.0.0 */, .pool_bits = 16};
 }
 
+void rb_net_config_owner(struct rb_net_config *cfg, const char *state_dir)
+{
+	size_t len = strlen(state_dir);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	if (len < sizeof(cfg->owner)) {
+		memcpy(cfg->owner, state_dir, len + 1);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)state_dir[i]) * 0x100000001b3ull;
+	snprintf(cfg->owner, sizeof(cfg->owner), "%.*s...#%016llx", (int)(sizeof(cfg->owner) - 21),
+		 state_dir, (unsigned long long)h);
+}
+
 int rb_net_pool_parse(const char *cidr, struct rb_net_config *cfg, struct rb_error *err)
 {
 	struct rb_net_entry e;

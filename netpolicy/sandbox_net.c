@@ -362,6 +362,7 @@ void rb_net_sandbox_release(struct rb_net_sandbox *ns)
 int rb_net_ctx_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
 		     struct rb_error *err)
 {
+	char owner[RB_NET_OWNER_MAX];
 	bool exists = false;
 	int r;
 
@@ -371,14 +372,19 @@ int rb_net_ctx_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep
 	if (ctx->addr_cache) /* the adoptions are over: what they read is old */
 		nl_cache_free(ctx->addr_cache);
 	ctx->addr_cache = NULL;
+	r = rb_nft_open(ctx, err);
+	if (r == 0)
+		r = rb_nft_table_exists(ctx, &exists, owner, err);
+	/* another daemon's table, and the veths it filters, are left alone */
+	if (r == 0 && exists && owner[0] && ctx->cfg.owner[0] && strcmp(owner, ctx->cfg.owner)) {
+		pthread_mutex_unlock(&ctx->lock);
+		return 0;
+	}
 	/* the veths first: no moment where one is there without its chains */
-	r = rb_net_route_open(ctx, err);
+	if (r == 0)
+		r = rb_net_route_open(ctx, err);
 	if (r == 0)
 		r = rb_net_links_sweep(ctx, keep, n_keep, err);
-	if (r == 0)
-		r = rb_nft_open(ctx, err);
-	if (r == 0)
-		r = rb_nft_table_exists(ctx, &exists, err);
 	if (r == 0 && exists && n_keep == 0) {
 		ctx->table_ready = true; /* so that it goes, made by this daemon or not */
 		rb_net_table_remove(ctx);

@@ -242,12 +242,16 @@ static int serve(struct rb_rt_server *srv, int sig_fd, struct rb_error *err)
 	srv->store = store;
 	rb_rt_metrics_init();
 	{ /* the network before the sandboxes: those taken back get theirs back */
-		struct rb_net_config defaults;
+		struct rb_net_config netcfg;
 		struct rb_net_ctx *net = NULL;
+		_cleanup_free_ char *real = realpath(cfg->state_dir, NULL);
 
-		if (!cfg->net)
-			rb_net_config_default(&defaults);
-		r = rb_net_ctx_new(cfg->net ? cfg->net : &defaults, &net, err);
+		if (cfg->net)
+			netcfg = *cfg->net;
+		else
+			rb_net_config_default(&netcfg);
+		rb_net_config_owner(&netcfg, real ? real : cfg->state_dir);
+		r = rb_net_ctx_new(&netcfg, &net, err);
 		if (r == 0)
 			r = rb_net_ctx_on_denied(net, rb_rt_ev_network_denied, NULL, err);
 		if (r == 0 && rb_net_ctx_dns_off(net))

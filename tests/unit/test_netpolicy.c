@@ -220,6 +220,30 @@ static void test_pool(void **state)
 	assert_int_not_equal(rb_net_pool_parse("example.com", &cfg, &err), 0);
 }
 
+/* the owner mark: the state directory itself, or, too long for a table's comment, its start and
+ * a hash of the whole, so that two long directories that share a start still differ */
+static void test_owner(void **state)
+{
+	struct rb_net_config a, b;
+	char longa[300], longb[300];
+
+	rb_net_config_default(&a);
+	assert_string_equal(a.owner, "");
+	rb_net_config_owner(&a, "/var/lib/runbox");
+	assert_string_equal(a.owner, "/var/lib/runbox");
+	memset(longa, 'x', sizeof(longa) - 1);
+	longa[0] = '/';
+	longa[sizeof(longa) - 1] = '\0';
+	memcpy(longb, longa, sizeof(longb));
+	longb[sizeof(longb) - 2] = 'y';
+	rb_net_config_owner(&a, longa);
+	rb_net_config_owner(&b, longb);
+	assert_true(strlen(a.owner) < sizeof(a.owner));
+	assert_true(strlen(a.owner) > 100);
+	assert_memory_equal(a.owner, longa, 100);
+	assert_string_not_equal(a.owner, b.owner);
+}
+
 static void test_modes(void **state)
 {
 	enum rb_net_mode m;
@@ -314,7 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_covers),     cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_policy_bad), cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_modes),      cmocka_unit_test(test_dns_upstreams),
-	    cmocka_unit_test(test_dns_plan),
+	    cmocka_unit_test(test_dns_plan),   cmocka_unit_test(test_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
