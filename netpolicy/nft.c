@@ -155,6 +155,25 @@ static void read_answers(const char *buf, size_t len, unsigned *seen, int *first
 	}
 }
 
+/* One read of nftables' answers into buf (MNL_SOCKET_BUFFER_SIZE * 4). On an error the socket
+ * is closed (the next use opens another): answers that came later would confuse the next
+ * request. */
+static ssize_t nft_recv(struct rb_net_ctx *ctx, char *buf, const char *what, struct rb_error *err)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(ctx->nft, buf, MNL_SOCKET_BUFFER_SIZE * 4);
+		int e = errno;
+
+		if (n >= 0)
+			return n;
+		if (e == EINTR)
+			continue;
+		mnl_socket_close(ctx->nft);
+		ctx->nft = NULL;
+		return rb_error_sys(err, e, RB_INTERNAL_ERROR, "read %s", what);
+	}
+}
+
 int rb_nft_batch_commit(struct rb_nft_batch *b, struct rb_error *err)
 {
 	struct rb_net_ctx *ctx = b->ctx;
@@ -172,18 +191,10 @@ int rb_nft_batch_commit(struct rb_nft_batch *b, struct rb_error *err)
 	if (mnl_socket_sendto(ctx->nft, mnl_nlmsg_batch_head(b->b), mnl_nlmsg_batch_size(b->b)) < 0)
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "send an nftables batch");
 	while (seen < b->n_msgs) {
-		ssize_t n = mnl_socket_recvfrom(ctx->nft, rbuf, MNL_SOCKET_BUFFER_SIZE * 4);
+		ssize_t n = nft_recv(ctx, rbuf, "nftables' answer", err);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			/* answers of this batch could come later and confuse the next one */
-			mnl_socket_close(ctx->nft);
-			ctx->nft = NULL;
-			return rb_error_sys(err, e, RB_INTERNAL_ERROR, "read nftables' answer");
-		}
+		if (n < 0)
+			return (int)n;
 		read_answers(rbuf, (size_t)n, &seen, &first);
 	}
 	if (first)
@@ -456,17 +467,10 @@ static int dump(struct rb_net_ctx *ctx, char *buf, uint32_t seq, mnl_cb_t cb, vo
 	if (mnl_socket_sendto(ctx->nft, nlh, nlh->nlmsg_len) < 0)
 		return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "ask nftables for %s", what);
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(ctx->nft, buf, MNL_SOCKET_BUFFER_SIZE * 4);
+		ssize_t n = nft_recv(ctx, buf, what, err);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			mnl_socket_close(ctx->nft);
-			ctx->nft = NULL;
-			return rb_error_sys(err, e, RB_INTERNAL_ERROR, "read %s", what);
-		}
+		if (n < 0)
+			return (int)n;
 		r = mnl_cb_run(buf, (size_t)n, seq, ctx->nft_portid, cb, data);
 		if (r < 0)
 			return rb_error_sys(err, errno, RB_INTERNAL_ERROR, "read %s", what);

@@ -122,47 +122,14 @@ const struct rb_net_ops rb_net_ops_none = {
 
 /* ---- mode private ---- */
 
-static int private_setup(struct rb_net_sandbox *ns, struct rb_error *err)
-{
-	struct rb_net_ctx *ctx = ns->ctx;
-	int r;
-
-	r = rb_net_pool_addrs(&ctx->cfg, ns->slot, &ns->addrs, err);
-	if (r < 0)
-		return r;
-	snprintf(ns->ifname, sizeof(ns->ifname), RB_NET_IFPREFIX "%u", ns->slot);
-	if (ctx->dns)
-		ns->dns_port = 53; /* the chains are born with it open, and other DNS closed */
-	pthread_mutex_lock(&ctx->lock);
-	r = rb_net_table_ensure(ctx, false, err);
-	if (r == 0)
-		r = rb_net_route_open(ctx, err);
-	if (r == 0) {
-		r = rb_net_rules_add(ns, false, err);
-		if (r < 0)
-			rb_error_wrap(err, "adding the sandbox's nftables chains");
-	}
-	ns->nft_made = r == 0;
-	if (r == 0) {
-		r = rb_net_veth_create(ctx, ns->ifname, ns->netns_fd, &ns->addrs, err);
-		ns->link_made = r == 0;
-	}
-	pthread_mutex_unlock(&ctx->lock);
-	if (r == 0)
-		r = rb_net_netns_configure(ns->netns_fd, &ns->addrs, err);
-	if (r == 0 && ctx->dns)
-		r = rb_net_sb_dns_add(ns, err);
-	return r;
-}
-
 /*
- * What the previous daemon made stays as it is while it is taken back: the table (its base
- * chains' rules rebuilt in one transaction), the sandbox's chains (their rules replaced from the
- * record's policy in one transaction, so they are never absent while the veth is there), its
- * sets with their elements (addresses the proxy let in, denied counts) and its veth. A veth gone
- * meanwhile is made again, after the chains, as at create.
+ * Set up (adopt false) or take back what a previous daemon made (adopt true). Taken back, it
+ * stays as it is: the table (its base chains' rules rebuilt in one transaction), the sandbox's
+ * chains (their rules replaced from the record's policy in one transaction, so they are never
+ * absent while the veth is there), its sets with their elements (addresses the proxy let in,
+ * denied counts) and its veth. A veth that is not there is made, after the chains.
  */
-static int private_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
+static int private_start(struct rb_net_sandbox *ns, bool adopt, struct rb_error *err)
 {
 	struct rb_net_ctx *ctx = ns->ctx;
 	bool found = false;
@@ -173,17 +140,18 @@ static int private_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
 		return r;
 	snprintf(ns->ifname, sizeof(ns->ifname), RB_NET_IFPREFIX "%u", ns->slot);
 	if (ctx->dns)
-		ns->dns_port = 53;
+		ns->dns_port = 53; /* the chains are born with it open, and other DNS closed */
 	pthread_mutex_lock(&ctx->lock);
-	r = rb_net_table_ensure(ctx, true, err);
+	r = rb_net_table_ensure(ctx, adopt, err);
 	if (r == 0)
 		r = rb_net_route_open(ctx, err);
-	if (r == 0)
+	if (r == 0 && adopt)
 		r = rb_net_veth_find(ctx, ns->ifname, ns->netns_fd, &ns->addrs, &found, err);
 	if (r == 0) {
-		r = rb_net_rules_add(ns, true, err);
+		r = rb_net_rules_add(ns, adopt, err);
 		if (r < 0)
-			rb_error_wrap(err, "rebuilding the sandbox's nftables chains");
+			rb_error_wrap(err, "%s the sandbox's nftables chains",
+				      adopt ? "rebuilding" : "adding");
 	}
 	ns->nft_made = r == 0;
 	ns->link_made = r == 0 && found;
@@ -197,6 +165,16 @@ static int private_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
 	if (r == 0 && ctx->dns)
 		r = rb_net_sb_dns_add(ns, err);
 	return r;
+}
+
+static int private_setup(struct rb_net_sandbox *ns, struct rb_error *err)
+{
+	return private_start(ns, false, err);
+}
+
+static int private_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
+{
+	return private_start(ns, true, err);
 }
 
 static void private_teardown(struct rb_net_sandbox *ns)

@@ -127,6 +127,30 @@ wait_port() { # netns addr port
 	return 1
 }
 
+# The wan's resolver for the suites with domains (network-dns.sh, network-restart.sh): dnsmasq
+# from Debian on $RES (198.51.100.53), port 53. net_dnsmasq_or_skip NAME ends a suite without
+# it; net_world_dns "N..." DNSMASQ-OPTIONS... builds the world, gives the wan 198.51.100.N for
+# each N, and starts dnsmasq answering the records in the options (--host-record=...).
+DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
+RES=198.51.100.53
+net_dnsmasq_or_skip() {
+	[ -x "$DNSMASQ" ] && return 0
+	skip "$1: dnsmasq is not installed (dnsmasq-base)"
+	exit 0
+}
+net_world_dns() {
+	local a addrs=$1
+	shift
+	build_world || return 1
+	for a in $addrs; do
+		"${W[@]}" ip addr add 198.51.100.$a/24 dev uplink || return 1
+	done
+	ip netns exec "$WAN" "$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv \
+		--no-hosts --pid-file= --bind-interfaces --listen-address=$RES --port=53 \
+		--local-ttl=60 --log-facility=- "$@" >>"$RB_TEST_ROOT/dnsmasq.log" 2>&1 &
+	PIDS+=($!)
+}
+
 net_daemon_start() { # extra serve flags...
 	local i
 	nsenter --net=/run/netns/"$HOST" "$RUNBOX" serve --socket "$RUNBOX_SOCKET" \

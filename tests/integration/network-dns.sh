@@ -11,23 +11,11 @@
 #   host runbox serve --default-network private --dns-upstream 198.51.100.53
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/network-common.bash"
-DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
-if [ ! -x "$DNSMASQ" ]; then
-	skip "network-dns: dnsmasq is not installed (dnsmasq-base)"
-	exit 0
-fi
+net_dnsmasq_or_skip network-dns
 net_preflight network-dns ss
 
-RES=198.51.100.53
 world_dns() {
-	build_world || return 1
-	local a
-	for a in 11 12 13 14 15 53; do
-		"${W[@]}" ip addr add 198.51.100.$a/24 dev uplink || return 1
-	done
-	ip netns exec "$WAN" "$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv \
-		--no-hosts --pid-file= --bind-interfaces --listen-address=$RES --port=53 \
-		--local-ttl=60 --log-facility=- \
+	net_world_dns "11 12 13 14 15 53" \
 		--host-record=allowed.test,198.51.100.11 \
 		--host-record=other.test,198.51.100.12 \
 		--host-record=sub.wild.test,198.51.100.13 \
@@ -36,9 +24,7 @@ world_dns() {
 		--host-record=late.test,198.51.100.12 \
 		--host-record=rebind.test,10.99.0.11 \
 		--host-record=target.test,198.51.100.14 \
-		--cname=alias.test,target.test \
-		>>"$RB_TEST_ROOT/dnsmasq.log" 2>&1 &
-	PIDS+=($!)
+		--cname=alias.test,target.test
 }
 if ! world_dns; then
 	fail "network-dns: build the test world"

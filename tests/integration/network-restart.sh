@@ -8,27 +8,13 @@
 # dnsmasq in the wan as in network-dns.sh: nothing touches the machine's own namespace.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/network-common.bash"
-DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
-if [ ! -x "$DNSMASQ" ]; then
-	skip "network-restart: dnsmasq is not installed (dnsmasq-base)"
-	exit 0
-fi
+net_dnsmasq_or_skip network-restart
 net_preflight network-restart ss curl
 
-RES=198.51.100.53
 world_dns() {
-	build_world || return 1
-	local a
-	for a in 11 12 53; do
-		"${W[@]}" ip addr add 198.51.100.$a/24 dev uplink || return 1
-	done
-	ip netns exec "$WAN" "$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv \
-		--no-hosts --pid-file= --bind-interfaces --listen-address=$RES --port=53 \
-		--local-ttl=60 --log-facility=- \
+	net_world_dns "11 12 53" \
 		--host-record=allowed.test,198.51.100.11 \
-		--host-record=other.test,198.51.100.12 \
-		>>"$RB_TEST_ROOT/dnsmasq.log" 2>&1 &
-	PIDS+=($!)
+		--host-record=other.test,198.51.100.12
 }
 if ! world_dns; then
 	fail "network-restart: build the test world"
