@@ -1,6 +1,7 @@
 /*
  * The default seccomp filter: Docker's default profile in effect (an allowlist, everything else
- * fails with EPERM), for the x86_64, i386 and x32 ABIs alike, with no capability-gated extras.
+ * fails with EPERM), for the native ABI only (a call through another kills the process), with no
+ * capability-gated extras.
  *
  * The filter is compiled with libseccomp once per daemon and kept as a ready BPF program; applying
  * it in a freshly cloned child is then two syscalls, no allocation and no libseccomp.
