@@ -38,6 +38,9 @@ struct rb_fs_child {
  * setup: /proc, /dev, /sys, the masks, /etc's files, then pivot into the root. */
 int rb_fs_child_attach(const struct rb_fs_child *c, int mount_fd, const char **step);
 int rb_fs_child_setup(const struct rb_fs_child *c, const char **step);
+/* mkdir -p of an absolute path, each new directory 0755, as the agent makes the working
+ * directory. Child side, async-signal-safe: 0 or -errno. */
+int rb_fs_child_mkdirs(const char *path);
 
 /* The paths hidden or made read-only in every sandbox (shown by `runbox info`). */
 extern const char *const rb_fs_masked_paths[];

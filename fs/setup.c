@@ -7,11 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
-#include <net/if.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -163,21 +160,6 @@ static int mask_paths(const char **step)
 	return 0;
 }
 
-static void loopback_up(void)
-{
-	struct ifreq ifr = {0};
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		return;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-}
-
 int rb_fs_child_attach(const struct rb_fs_child *c, int mount_fd, const char **step)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -187,6 +169,27 @@ int rb_fs_child_attach(const struct rb_fs_child *c, int mount_fd, const char **s
 		FAIL("attach the root");
 	if (chdir(c->attach_at) < 0)
 		FAIL("enter the root");
+	return 0;
+}
+
+int rb_fs_child_mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (path[0] != '/' || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, path, len + 1);
+	for (char *s = buf + 1; s <= buf + len; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = saved;
+	}
 	return 0;
 }
 
@@ -216,7 +219,6 @@ int rb_fs_child_setup(const struct rb_fs_child *c, const char **step)
 		FAIL("write /etc/hosts, hostname, resolv.conf");
 	if (sethostname(c->hostname, strcspn(c->hostname, "\n")) < 0)
 		FAIL("set the hostname");
-	loopback_up();
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		FAIL("pivot_root");
 	if (umount2(".", MNT_DETACH) < 0)

@@ -290,9 +290,15 @@ static int cg_new(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
 /* rmdir dir and any cgroups below it (a sandbox may nest its own), deepest first. */
 static int rmdir_tree(const char *dir)
 {
-	_cleanup_closedir_ DIR *d = opendir(dir);
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 
+	/* most have none below: one rmdir does */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EBUSY && errno != ENOTEMPTY)
+		return -errno;
+	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
@@ -338,17 +344,21 @@ static int make_parent(const struct rb_iso_cgroup_info *info, size_t i, struct r
 	return h->version == 2 ? rb_cg2_init_parent(info, parent, err) : 0;
 }
 
-int rb_cg_create(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
-		 struct rb_iso_cgroup **out, struct rb_error *err)
+/* The hierarchy a clone starts the sandbox in (CLONE_INTO_CGROUP: its v2 cgroup), or -1. */
+static int clone_hier(const struct rb_iso_cgroup *cg)
 {
-	_cleanup_(cg_freep) struct rb_iso_cgroup *cg = NULL;
+	return cg->info->clone_into_cgroup ? rb_cg_hier_of(cg, RB_ISO_CG_UNIFIED) : -1;
+}
+
+/* Make cg's directories not made yet; with clone_only, only clone_hier's. On failure, what
+ * this handle made is undone. */
+static int make_dirs(struct rb_iso_cgroup *cg, bool clone_only, struct rb_error *err)
+{
+	const struct rb_iso_cgroup_info *info = cg->info;
 	int r;
 
-	r = cg_new(info, sandbox_id, &cg, err);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < info->n_hier; i++) {
-		if (!cg->dir[i])
+		if (!cg->dir[i] || cg->created[i] || (clone_only && (int)i != clone_hier(cg)))
 			continue;
 		if (info->hier[i].version == 2 && info->v2_needs_prepare) {
 			undo_create(cg);
@@ -373,8 +383,51 @@ int rb_cg_create(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
 			return r;
 		}
 	}
+	return 0;
+}
+
+static int create_some(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
+		       bool clone_only, struct rb_iso_cgroup **out, struct rb_error *err)
+{
+	_cleanup_(cg_freep) struct rb_iso_cgroup *cg = NULL;
+	int r;
+
+	r = cg_new(info, sandbox_id, &cg, err);
+	if (r == 0)
+		r = make_dirs(cg, clone_only, err);
+	if (r < 0)
+		return r;
 	*out = TAKE_PTR(cg);
 	return 0;
+}
+
+int rb_cg_create(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
+		 struct rb_iso_cgroup **out, struct rb_error *err)
+{
+	return create_some(info, sandbox_id, false, out, err);
+}
+
+int rb_iso_cgroup_create_first(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
+			       struct rb_iso_cgroup **out, struct rb_error *err)
+{
+	int r;
+
+	if (!info->ops)
+		return rb_error_set(err, EOPNOTSUPP, RB_INTERNAL_ERROR,
+				    "no cgroup hierarchy is available to runbox");
+	r = create_some(info, sandbox_id, true, out, err);
+	if (r < 0 && err)
+		rb_error_wrap(err, "sandbox %s: create cgroup", sandbox_id);
+	return r;
+}
+
+int rb_iso_cgroup_create_rest(struct rb_iso_cgroup *cg, struct rb_error *err)
+{
+	int r = make_dirs(cg, false, err);
+
+	if (r < 0 && err)
+		rb_error_wrap(err, "cgroup %s: create", cg->name);
+	return r;
 }
 
 int rb_iso_cgroup_load(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
@@ -417,17 +470,27 @@ int rb_cg_attach(struct rb_iso_cgroup *cg, pid_t pid, struct rb_error *err)
 int rb_cg_destroy(struct rb_iso_cgroup *cg, struct rb_error *err)
 {
 	long long deadline = rb_cg_now_ms() + RB_ISO_CGROUP_TIMEOUT_MS;
+	bool killed = false;
 	int r, step = 1;
 
-	r = cg->info->ops->kill_all(cg, err);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < cg->info->n_hier; i++) {
 		if (!cg->dir[i])
 			continue;
-		/* A killed task leaves its cgroups a moment after it is gone from cgroup.procs. */
-		while ((r = rmdir_tree(cg->dir[i])) == -EBUSY && rb_cg_now_ms() < deadline)
+		while ((r = rmdir_tree(cg->dir[i])) == -EBUSY && rb_cg_now_ms() < deadline) {
+			/* Something is left in it: killed once, the whole cgroup. Usually nothing
+			 * is, since the caller ended the sandbox's pid 1, which takes the namespace
+			 * with it, and the kernel refuses to remove a cgroup that holds a task. */
+			if (!killed) {
+				r = cg->info->ops->kill_all(cg, err);
+				if (r < 0)
+					return r;
+				killed = true;
+				continue;
+			}
+			/* A killed task leaves its cgroups a moment after it is gone from
+			 * cgroup.procs. */
 			rb_cg_backoff(&step);
+		}
 		if (r < 0)
 			return rb_error_sys(err, -r, RB_INTERNAL_ERROR, "rmdir %s", cg->dir[i]);
 	}

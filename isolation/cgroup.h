@@ -145,6 +145,12 @@ int rb_iso_cgroup_validate_limits(const struct rb_iso_cgroup_limits *lim, struct
 /* The manager's operations, with the sandbox named in errors. info must outlive the handle. */
 int rb_iso_cgroup_create(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
 			 struct rb_iso_cgroup **out, struct rb_error *err);
+/* The same in two steps, for a create that overlaps the sandbox's own setup: first only the
+ * cgroup a clone starts the sandbox in (its v2 one, where CLONE_INTO_CGROUP serves; none
+ * otherwise), then the others. A failed step undoes what the handle made. */
+int rb_iso_cgroup_create_first(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
+			       struct rb_iso_cgroup **out, struct rb_error *err);
+int rb_iso_cgroup_create_rest(struct rb_iso_cgroup *cg, struct rb_error *err);
 /* A handle on an existing sandbox cgroup (a restarted daemon re-attaching); -ENOENT if gone. */
 int rb_iso_cgroup_load(const struct rb_iso_cgroup_info *info, const char *sandbox_id,
 		       struct rb_iso_cgroup **out, struct rb_error *err);

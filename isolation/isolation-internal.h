@@ -1,6 +1,8 @@
 #ifndef RB_ISOLATION_INTERNAL_H
 #define RB_ISOLATION_INTERNAL_H
 
+#include <signal.h>
+
 #include "isolation.h"
 
 /* What a sandbox's first process applies to itself before executing the agent: capabilities,
@@ -20,6 +22,7 @@ struct rb_iso_ctx {
 	int agent_memfd;
 	char *attach_dir;
 	struct rb_iso_confine confine;
+	sigset_t ignored; /* the signals the daemon ignores: the sandbox starts with none */
 };
 
 #endif

@@ -28,9 +28,15 @@ struct rb_iso_spec {
 	uint64_t disk_bytes;
 	uint32_t id_slot; /* which host id range root inside maps to */
 	int cgroup_fd;	  /* a v2 cgroup directory to start in (CLONE_INTO_CGROUP), or -1 */
-	int (*attach)(pid_t pid, void *userdata); /* put the child in its cgroups, before it runs */
-	void *attach_userdata;
-	const char *resolv; /* /etc/resolv.conf contents, or NULL for none */
+	/* Put the child in its cgroups (0, or -errno with err filled). Called while the child sets
+	 * itself up; the agent is executed once it returns. */
+	int (*attach)(pid_t pid, void *userdata, struct rb_error *err);
+	/* Optional, then, while the agent starts: the caller's work that may overlap it (0, or
+	 * -errno with err filled, and the sandbox is killed). */
+	int (*starting)(void *userdata, struct rb_error *err);
+	void *userdata;	     /* for attach and starting */
+	const char *resolv;  /* /etc/resolv.conf contents, or NULL for none */
+	const char *workdir; /* made if it can be (see workdir_made), or NULL */
 };
 
 struct rb_iso_sandbox {
@@ -39,12 +45,18 @@ struct rb_iso_sandbox {
 	int ctl;      /* the agent's control socket */
 	int upper_fd; /* the sandbox's disk (tmpfs), for usage figures */
 	uid_t host_uid;
+	/* the child made spec->workdir, as the agent would have: confined, in the sandbox's
+	 * root. When not (it failed, or the child had no way to tell), asking the agent says
+	 * why. */
+	bool workdir_made;
 };
 
 int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct rb_iso_sandbox *out,
 		 struct rb_error *err);
 /* Kill the whole sandbox (its pid 1, which takes every other process with it) and reap it. */
 int rb_iso_kill(struct rb_iso_sandbox *sb);
+/* Its first half: SIGKILL to pid 1, not waiting. */
+int rb_iso_kill_start(struct rb_iso_sandbox *sb);
 void rb_iso_sandbox_close(struct rb_iso_sandbox *sb);
 /* Take back the sandbox whose agent is pid (after a daemon restart): checks that pid is still
  * the agent of the sandbox whose cgroups are named cgroup_leaf, takes its spare control socket

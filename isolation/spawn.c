@@ -1,8 +1,9 @@
 /*
  * Starting a sandbox. The parent clones the child into new namespaces, maps its ids, builds
- * its root as a detached mount and hands it over; the child attaches it, confines itself and
- * executes the agent from a sealed memfd. Everything the child needs is prepared before the
- * clone, because after it the child may only make system calls.
+ * its root as a detached mount and hands it over; the child attaches it and mounts what a
+ * sandbox has while the parent puts it in its cgroups (spec->attach), then, told so, confines
+ * itself and executes the agent from a sealed memfd. Everything the child needs is prepared
+ * before the clone, because after it the child may only make system calls.
  *
  * Where we can (x86_64), the child shares the daemon's memory until it executes the agent, as
  * posix_spawn's children do: copying the daemon's page tables at the clone and tearing the copy
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/sched.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -85,6 +88,15 @@ int rb_iso_ctx_new(const char *state_dir, struct rb_iso_ctx **out, struct rb_err
 		rb_iso_ctx_free(ctx);
 		return r;
 	}
+	/* what the daemon was started with (a shell's background job ignores SIGINT): the child
+	 * puts these back to the default, so that the agent and the commands start clean */
+	sigemptyset(&ctx->ignored);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&ctx->ignored, sig);
+	}
 	ctx->agent_memfd = make_agent_memfd(err);
 	if (ctx->agent_memfd < 0) {
 		r = ctx->agent_memfd;
@@ -117,7 +129,10 @@ struct child_args {
 	int sync, parent_end;
 	int agent_memfd;
 	const struct rb_iso_confine *confine;
+	const sigset_t *ignored;
 	struct rb_fs_child fs;
+	const char *workdir;
+	bool *workdir_made; /* the parent's: seen there only while the memory is shared */
 };
 
 /* RESULT with err 0: the child runs; with err set: step failed */
@@ -168,12 +183,29 @@ static void close_all_but(int keep_a, int keep_b)
 	syscall(SYS_close_range, hi + 1, ~0U, 0);
 }
 
+/* The network namespace's loopback, up (the sandbox's root may bring it down again). */
+static void loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+}
+
 static __attribute__((noreturn)) void child(const struct child_args *a)
 {
 	static char *const argv[] = {"runbox-agent", NULL};
 	static char *const envp[] = {
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	const char *step = "";
+	struct rb_ag_hdr go;
 	int mount_fd, s, m;
 
 	/* Nothing of the daemon's but what it needs, first of all. A copy of another create's
@@ -186,6 +218,9 @@ static __attribute__((noreturn)) void child(const struct child_args *a)
 	 * sandbox's user namespace, as the other namespaces are. */
 	if (unshare(CLONE_NEWNET) < 0)
 		child_fail(a->sync, errno, "create the network namespace");
+	/* while the parent builds the root: our capabilities in the new user namespace, which
+	 * owns this network namespace, are all we need */
+	loopback_up();
 	mount_fd = recv_fd(a->sync);
 	if (mount_fd < 0)
 		_exit(1); /* the parent gave up */
@@ -199,13 +234,25 @@ static __attribute__((noreturn)) void child(const struct child_args *a)
 	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0 ||
 	    syscall(SYS_setgroups, 0, NULL) < 0)
 		child_fail(a->sync, errno, "become root of the user namespace");
-	/* now in its own cgroups: their root is what the sandbox sees */
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		child_fail(a->sync, errno, "unshare the cgroup namespace");
 	if (rb_fs_child_setup(&a->fs, &step) < 0)
 		child_fail(a->sync, errno, step);
+	/* the parent has put us in our cgroups meanwhile (nothing from the image runs before) */
+	if (recv(a->sync, &go, sizeof(go), 0) < (ssize_t)sizeof(go))
+		_exit(1); /* the parent gave up */
+	/* in our own cgroups: their root is what the sandbox sees */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(a->sync, errno, "unshare the cgroup namespace");
 	if (rb_iso_confine_apply(a->confine, &step) < 0)
 		child_fail(a->sync, errno, step);
+	/* the working directory, confined as the agent is: one request to it less. A failure
+	 * is the agent's to tell, when the daemon asks it. */
+	if (a->workdir && rb_fs_child_mkdirs(a->workdir) == 0)
+		__atomic_store_n(a->workdir_made, true, __ATOMIC_RELEASE);
+	/* every signal's action as by default for the agent and what it starts (exec resets the
+	 * handled ones): an ignored SIGINT would make ^C on a terminal do nothing */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(a->ignored, sig) == 1)
+			sigaction(sig, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
 	/* the agent's fds: its control socket at 3, itself at 4 (gone at exec), nothing else */
 	s = fcntl(a->sync, F_DUPFD, 100);
 	m = fcntl(a->agent_memfd, F_DUPFD, 100);
@@ -324,6 +371,14 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* The child may execute the agent: it is in its cgroups. */
+static int send_go(int sock)
+{
+	struct rb_ag_hdr h = {.op = RB_AG_RESULT};
+
+	return send(sock, &h, sizeof(h), MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
 /* Wait on the sync socket for the message that means the step is done (ok, an op), or for
  * the one that says what failed (a RESULT with err set, and the step's name). */
 static int await_step(int sync, bool (*ok)(const struct rb_ag_hdr *), const char *what,
@@ -371,7 +426,11 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		 struct rb_error *err)
 {
 	char hostname[80], hosts[256], userns[64];
-	struct child_args a = {.agent_memfd = ctx->agent_memfd, .confine = &ctx->confine};
+	struct child_args a = {.agent_memfd = ctx->agent_memfd,
+			       .confine = &ctx->confine,
+			       .ignored = &ctx->ignored,
+			       .workdir = spec->workdir,
+			       .workdir_made = &out->workdir_made};
 	struct spawner sp = {.a = &a, .pidfd = -1};
 	struct rb_fs_root root = {-1, -1};
 	_cleanup_close_ int userns_fd = -1;
@@ -434,9 +493,6 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 	r = write_map(out->pid, "uid_map", base, err);
 	if (r == 0)
 		r = write_map(out->pid, "gid_map", base, err);
-	if (r == 0 && spec->attach && (r = spec->attach(out->pid, spec->attach_userdata)) < 0)
-		rb_error_set(err, -r, RB_INTERNAL_ERROR, "put the sandbox in its cgroups: %s",
-			     strerror(-r));
 	if (r == 0) {
 		snprintf(userns, sizeof(userns), "/proc/%d/ns/user", (int)out->pid);
 		userns_fd = open(userns, O_RDONLY | O_CLOEXEC);
@@ -453,6 +509,13 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		close(root.mount_fd);
 		root.mount_fd = -1;
 	}
+	/* while the child sets itself up: its cgroups, then word that it may execute the agent */
+	if (r == 0 && spec->attach && (r = spec->attach(out->pid, spec->userdata, err)) < 0)
+		rb_error_wrap(err, "put the sandbox in its cgroups");
+	if (r == 0 && (r = send_go(out->ctl)) < 0)
+		rb_error_set(err, -r, RB_INTERNAL_ERROR, "let the sandbox start: %s", strerror(-r));
+	if (r == 0 && spec->starting)
+		r = spec->starting(spec->userdata, err);
 	if (r == 0)
 		r = await_step(out->ctl, agent_runs, "its agent ran", "sandbox setup: ", err);
 	if (r < 0) {
@@ -468,15 +531,23 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 	return 0;
 }
 
-int rb_iso_kill(struct rb_iso_sandbox *sb)
+int rb_iso_kill_start(struct rb_iso_sandbox *sb)
 {
-	siginfo_t si;
-
 	if (sb->pidfd < 0)
 		return 0;
 	/* pid 1 of the namespace: the kernel takes every other process with it */
 	if (syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
 		return -errno;
+	return 0;
+}
+
+int rb_iso_kill(struct rb_iso_sandbox *sb)
+{
+	siginfo_t si;
+	int r = rb_iso_kill_start(sb);
+
+	if (sb->pidfd < 0 || r < 0)
+		return r;
 	while (waitid(P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	return 0;

@@ -67,10 +67,13 @@ static int save(struct rb_rt_sandboxes *m, const char *id, const char *state, co
 
 	if (!text)
 		return rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
+	/* an update in place when the row is there (a replace would delete it and insert it again,
+	 * index entries and all) */
 	if (sqlite3_prepare_v2(
 		m->db,
-		"INSERT OR REPLACE INTO sandboxes(id, state, image, created_at, slot, doc)"
-		" VALUES(?,?,?,?,?,?)",
+		"INSERT INTO sandboxes(id, state, image, created_at, slot, doc) VALUES(?,?,?,?,?,?)"
+		" ON CONFLICT(id) DO UPDATE SET state=excluded.state, image=excluded.image,"
+		" created_at=excluded.created_at, slot=excluded.slot, doc=excluded.doc",
 		-1, &st, NULL) != SQLITE_OK)
 		return db_err(m, err, "prepare");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -559,16 +562,73 @@ static cJSON *make_doc(const char *id, const struct sb_config *c, const struct r
 	return doc;
 }
 
-struct attach_ctx {
-	struct rb_iso_cgroup *cg;
-	struct rb_error *err;
+/* The record of a running sandbox, where its agent is and its ports: one commit. Caller holds
+ * m->lock. */
+static int save_running(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, const char *image,
+			long slot, struct rb_error *err)
+{
+	int r;
+
+	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
+	r = save(m, sb->id, "running", image, sb->created_ms, slot, sb->doc, err);
+	if (r == 0)
+		r = save_agent(m, sb, err);
+	if (r == 0)
+		r = rb_rt_sb_save_ports(m, sb, err);
+	sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* What create's steps inside the spawn work on. */
+struct spawn_hooks {
+	struct rb_rt_sandboxes *m;
+	struct rb_rt_sandbox *sb;
+	const struct rb_iso_cgroup_limits *lim;
+	const char *image;
+	long slot;
+	char *saved; /* the record as starting() saved it */
 };
 
-static int attach_cgroup(pid_t pid, void *ud)
+/* While the child sets itself up: the cgroups not needed for the clone, the limits, and the
+ * child in them all. */
+static int attach_cgroup(pid_t pid, void *ud, struct rb_error *err)
 {
-	struct attach_ctx *a = ud;
+	struct spawn_hooks *h = ud;
+	int r = rb_iso_cgroup_create_rest(h->sb->cg, err);
 
-	return rb_iso_cgroup_attach_pid(a->cg, pid, a->err);
+	if (r == 0)
+		r = rb_iso_cgroup_set_limits(h->sb->cg, h->lim, err);
+	if (r == 0)
+		r = rb_iso_cgroup_attach_pid(h->sb->cg, pid, err);
+	return r;
+}
+
+/* While the agent starts, the record says running: its commit is off the create's path. A create
+ * that fails after removes the record, as it would a creating one; one whose record changes
+ * after (a private network's settings, ports opened by its policy) saves it again. */
+static int starting(void *ud, struct rb_error *err)
+{
+	struct spawn_hooks *h = ud;
+	int r;
+
+	pthread_mutex_lock(&h->m->lock);
+	set_state(h->sb->doc, RB_SB_RUNNING);
+	set_time(h->sb->doc, "startedAt", rb_now_ms());
+	r = save_running(h->m, h->sb, h->image, h->slot, err);
+	if (r == 0)
+		h->saved = cJSON_PrintUnformatted(h->sb->doc);
+	pthread_mutex_unlock(&h->m->lock);
+	return r;
+}
+
+/* Whether the record starting() saved is still the sandbox's. */
+static bool saved_still(const struct spawn_hooks *h)
+{
+	_cleanup_free_ char *now = h->saved ? cJSON_PrintUnformatted(h->sb->doc) : NULL;
+	struct rb_net_port port;
+
+	return now && !strcmp(now, h->saved) &&
+	       !(h->sb->net && rb_net_sandbox_ports(h->sb->net, &port, 1) > 0);
 }
 
 /* The host's resolvers for the sandbox (networking proper comes with the network policy). */
@@ -591,7 +651,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	struct sb_config c;
 	struct rb_net_policy netp = {0};
 	struct rb_iso_cgroup_limits lim;
-	struct attach_ctx actx = {.err = err};
+	struct spawn_hooks hooks = {.m = m, .sb = sb, .lim = &lim};
 	_cleanup_free_ char *resolv = NULL;
 	_cleanup_close_ int cg_fd = -1;
 	char rnd[11];
@@ -671,14 +731,14 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 		}
 	}
 
-	r = rb_iso_cgroup_create(&m->cg, sb->id, &sb->cg, err);
-	if (r == 0)
-		r = rb_iso_cgroup_set_limits(sb->cg, &lim, err);
+	/* the rest of the cgroups, and the limits, come while the child sets itself up */
+	r = rb_iso_cgroup_create_first(&m->cg, sb->id, &sb->cg, err);
 	if (r == 0)
 		r = rb_iso_cgroup_open_fd(sb->cg, &cg_fd, err);
 	if (r < 0)
 		goto fail;
-	actx.cg = sb->cg;
+	hooks.image = c.image;
+	hooks.slot = slot;
 	{
 		struct rb_iso_spec spec = {.id = sb->id,
 					   .layer_dirs = img->layer_dirs,
@@ -687,8 +747,10 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 					   .id_slot = sb->slot,
 					   .cgroup_fd = cg_fd,
 					   .attach = attach_cgroup,
-					   .attach_userdata = &actx,
-					   .resolv = resolv};
+					   .starting = starting,
+					   .userdata = &hooks,
+					   .resolv = resolv,
+					   .workdir = sb->workdir};
 		r = rb_iso_spawn(m->iso, &spec, &sb->iso, err);
 	}
 	if (r < 0)
@@ -700,8 +762,9 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	rb_net_sandbox_set_name(sb->net, sb->id); /* for its network.denied events */
 	cJSON_ReplaceItemInObjectCaseSensitive(sb->doc, "network",
 					       rb_net_sandbox_policy_json(sb->net));
-	/* the working directory exists from the start, as the image's own would */
-	r = rb_iso_file_mkdir(sb->iso.ctl, sb->workdir, 1, err);
+	/* the working directory exists from the start, as the image's own would (the child made
+	 * it, or the agent says why it cannot be) */
+	r = sb->iso.workdir_made ? 0 : rb_iso_file_mkdir(sb->iso.ctl, sb->workdir, 1, err);
 	if (r < 0) {
 		rb_error_wrap(err, "making the working directory");
 		goto fail;
@@ -711,16 +774,9 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 
 	pthread_mutex_lock(&m->lock);
 	sb->state = RB_SB_RUNNING;
-	set_state(sb->doc, RB_SB_RUNNING);
-	set_time(sb->doc, "startedAt", rb_now_ms());
-	/* the record, where its agent is and its ports: one commit */
-	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
-	r = save(m, sb->id, "running", c.image, now, slot, sb->doc, err);
-	if (r == 0)
-		r = save_agent(m, sb, err);
-	if (r == 0)
-		r = rb_rt_sb_save_ports(m, sb, err);
-	sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	r = saved_still(&hooks) ? 0 : save_running(m, sb, c.image, slot, err);
+	free(hooks.saved);
+	hooks.saved = NULL;
 	if (r == 0) {
 		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
 
@@ -770,6 +826,7 @@ fail:
 			rb_image_release(m->store, sb->id, &ignored);
 		rb_image_free(img);
 		sandbox_free(sb);
+		free(hooks.saved);
 	}
 	return r;
 }
@@ -958,7 +1015,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	struct rb_rt_sandbox *sb;
 	struct rb_error ignored;
 	size_t index = 0;
-	bool paused;
+	bool paused, alone;
 	int r;
 
 	pthread_mutex_lock(&m->lock);
@@ -979,6 +1036,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	m->live[index] = m->live[--m->n_live];
 	paused = sb->state == RB_SB_PAUSED;
 	sb->state = RB_SB_TERMINATED;
+	alone = sb->refs == 1; /* no request holds it, and none can take it any more */
 	pthread_mutex_unlock(&m->lock);
 
 	/* Paused: a v1 freezer holds back even SIGKILL, and pid 1 would never be reaped. Kill the
@@ -988,28 +1046,44 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 		rb_iso_cgroup_kill_all(sb->cg, &ignored);
 		rb_iso_cgroup_thaw(sb->cg, &ignored);
 	}
-	/* pid 1 first (the kernel ends the namespace with it), then anything the cgroup holds */
-	rb_iso_kill(&sb->iso);
+	/* pid 1 first (the kernel ends the namespace with it), then anything the cgroup holds.
+	 * While the kernel tears the sandbox down, on another CPU when there is one, what needs
+	 * no process alive goes: its disk (dissolving that detached mount takes a while too; only
+	 * when alone, since a stats request reads it), its hold on the image and its record
+	 * (every process has SIGKILL: none runs an instruction more). The answer waits for the
+	 * end: a daemon that dies before it leaves a terminated record, whose cgroups the next
+	 * one sweeps (strays.c). Its network goes before the record says terminated: the next
+	 * daemon sweeps networks only for the sandboxes its records say may have one. */
+	rb_iso_kill_start(&sb->iso);
 	rb_net_sandbox_teardown(sb->net);
-	rb_iso_cgroup_kill_all(sb->cg, &ignored);
-	r = rb_iso_cgroup_destroy(sb->cg, err);
+	if (alone && sb->iso.upper_fd >= 0) {
+		close(sb->iso.upper_fd);
+		sb->iso.upper_fd = -1;
+	}
 	rb_image_release(m->store, sb->id, &ignored);
-
 	pthread_mutex_lock(&m->lock);
-	m->slots[sb->slot] = 0;
 	set_state(sb->doc, RB_SB_TERMINATED);
 	set_time(sb->doc, "terminatedAt", rb_now_ms());
 	cJSON_DeleteItemFromObjectCaseSensitive(sb->doc, "terminationReason");
 	cJSON_AddStringToObject(sb->doc, "terminationReason", reason);
 	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 	forget_agent(m, sb->id);
-	if (r == 0)
-		r = save(m, sb->id, "terminated",
-			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
-			 sb->created_ms, sb->slot, sb->doc, err);
+	r = save(m, sb->id, "terminated",
+		 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sb->doc, "image")),
+		 sb->created_ms, sb->slot, sb->doc, err);
 	sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
 	if (out)
 		*out = cJSON_Duplicate(sb->doc, 1);
+	pthread_mutex_unlock(&m->lock);
+
+	rb_iso_kill(&sb->iso);
+	if (r == 0)
+		r = rb_iso_cgroup_destroy(sb->cg, err); /* kills what the cgroup still holds */
+	else
+		rb_iso_cgroup_destroy(sb->cg, &ignored);
+	/* its ids are free for another sandbox once none of its processes can hold them */
+	pthread_mutex_lock(&m->lock);
+	m->slots[sb->slot] = 0;
 	pthread_mutex_unlock(&m->lock);
 	rb_rt_ev_sandbox_terminated(sb->id, reason, sb->created_ms);
 	rb_rt_sandbox_put(m, sb);

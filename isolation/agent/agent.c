@@ -152,29 +152,49 @@ static int lookup_id(const char *file, const char *key, unsigned *id, unsigned *
 	return -ENOENT;
 }
 
-/* tty: the command's terminal, given to the user as login does */
-static int become(const char *user, int tty)
+/* Who a command runs as: the ids of "user[:group]", looked up by the agent (the command's
+ * process only switches to them). Empty: root, as the agent is. */
+struct who {
+	unsigned uid, gid;
+	int set;
+};
+
+static int lookup_user(const char *user, struct who *w)
 {
 	char buf[256], *colon;
-	unsigned uid = 0, gid = 0, g2;
+	unsigned g2;
 	int r;
 
+	w->uid = w->gid = 0;
+	w->set = 0;
 	if (!*user)
-		return setgroups(0, NULL) < 0 ? -errno : 0;
+		return 0;
 	snprintf(buf, sizeof(buf), "%s", user);
 	colon = strchr(buf, ':');
 	if (colon)
 		*colon++ = '\0';
-	r = lookup_id("/etc/passwd", buf, &uid, &gid);
+	r = lookup_id("/etc/passwd", buf, &w->uid, &w->gid);
 	if (r < 0)
 		return r;
 	if (colon && lookup_id("/etc/group", colon, &g2, NULL) == 0)
-		gid = g2;
+		w->gid = g2;
 	else if (colon)
 		return -ENOENT;
-	if (tty >= 0)
-		(void)!fchown(tty, uid, (gid_t)-1);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+	w->set = 1;
+	return 0;
+}
+
+/* In the command's process: raw system calls, since it shares the agent's memory until it
+ * executes (libc's set*id would take libc's locks there). tty: the command's terminal, given
+ * to the user as login does. */
+static int become(const struct who *w, int tty)
+{
+	if (w->set && tty >= 0)
+		(void)!fchown(tty, w->uid, (gid_t)-1);
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		return -errno;
+	if (w->set && (syscall(SYS_setresgid, w->gid, w->gid, w->gid) < 0 ||
+		       syscall(SYS_setresuid, w->uid, w->uid, w->uid) < 0))
 		return -errno;
 	return 0;
 }
@@ -208,16 +228,81 @@ static int open_pty(const struct rb_ag_exec *x, int *master, int *slave)
 	return -e;
 }
 
+/* What a command's process needs, all prepared by the agent. */
+struct cmd {
+	char **argv, **envp;
+	const char *cwd;
+	const int *io; /* its stdin, stdout, stderr */
+	int tty;
+	struct who who;
+};
+
+/* Where a command's process says why it did not execute: it shares our memory until it
+ * executes or exits (vfork), and we sleep meanwhile, so plain variables do. */
+static volatile int32_t child_err, child_stage;
+static char **agent_env; /* environ, which a command's process points at its own */
+
+static __attribute__((noreturn)) void run_command(const struct cmd *c)
+{
+	sigset_t none;
+	int e = 0, stage = RB_AG_STAGE_FDS;
+
+	/* every signal as by default (the daemon started us so), none blocked */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	/* a session leader without a terminal takes the pty as its controlling one */
+	if (dup2(c->io[0], 0) < 0 || dup2(c->io[1], 1) < 0 || dup2(c->io[2], 2) < 0 ||
+	    (c->tty && ioctl(0, TIOCSCTTY, 0) < 0))
+		e = errno;
+	if (!e) {
+		stage = RB_AG_STAGE_USER;
+		syscall(SYS_close_range, 3, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
+		e = -become(&c->who, c->tty ? 0 : -1);
+	}
+	if (!e) {
+		stage = RB_AG_STAGE_CWD;
+		if (*c->cwd && chdir(c->cwd) < 0)
+			e = errno;
+	}
+	if (!e) {
+		stage = RB_AG_STAGE_EXEC;
+		/* execvp searches the PATH of environ: the command's (spawn() puts ours back) */
+		environ = c->envp;
+		execvp(c->argv[0], c->argv);
+		e = errno;
+	}
+	child_err = e;
+	child_stage = stage;
+	_exit(127);
+}
+
+/* The command's process, or -1. vfork: no copy of our page tables to make and tear down, and
+ * we run again once the command executes (child_err 0) or its process gives up. */
+static __attribute__((noinline)) pid_t spawn(const struct cmd *c)
+{
+	pid_t pid;
+
+	child_err = 0;
+	child_stage = 0;
+	pid = vfork();
+	if (pid == 0)
+		run_command(c);
+	environ = agent_env;
+	return pid;
+}
+
 static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 {
 	struct rb_ag_exec *x = (struct rb_ag_exec *)(h + 1);
 	char *p = (char *)(x + 1), *end = (char *)(h + 1) + h->len;
 	char *argv[4096], *envp[4096], *user, *cwd;
-	int errpipe[2], e = 0, stage = RB_AG_STAGE_FDS, master = -1, slave = -1;
+	int e = 0, stage = RB_AG_STAGE_FDS, master = -1, slave = -1;
 	int tty = h->len >= sizeof(*x) && (x->flags & RB_AG_EXEC_TTY), slave3[3];
 	const int *io = fds;
 	struct rb_ag_exit ex = {0};
-	pid_t pid;
+	struct who who;
+	pid_t pid = 0;
 
 	if (h->len < sizeof(*x) || nfds != (tty ? 0 : 3) || x->argc == 0 || x->argc >= 4096 ||
 	    x->envc >= 4096) {
@@ -252,73 +337,33 @@ static void start_exec(size_t ri, struct rb_ag_hdr *h, int *fds, int nfds)
 		slave3[0] = slave3[1] = slave3[2] = slave;
 		io = slave3;
 	}
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
-		send_msg(reqs[ri].fd, RB_AG_RESULT, errno, NULL, 0, NULL, 0);
-		goto out;
-	}
-	pid = fork();
-	if (pid == 0) {
-		sigset_t all;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		/* every signal as by default: an ignored SIGINT (a daemon started in the
-		 * background of a shell has one) would make ^C on a terminal do nothing */
-		for (int sig = 1; sig < NSIG; sig++)
-			signal(sig, SIG_DFL);
-		setsid();
-		/* a session leader without a terminal takes the pty as its controlling one */
-		if (dup2(io[0], 0) < 0 || dup2(io[1], 1) < 0 || dup2(io[2], 2) < 0 ||
-		    (tty && ioctl(0, TIOCSCTTY, 0) < 0))
-			e = errno;
+	/* the user's ids from the sandbox's own files, here rather than in the command's process,
+	 * which may not allocate */
+	e = -lookup_user(user, &who);
+	if (e) {
 		stage = RB_AG_STAGE_USER;
-		syscall(SYS_close_range, 3, ~0U, 4u /* CLOSE_RANGE_CLOEXEC */);
-		if (!e) {
-			int r = become(user, tty ? 0 : -1);
-			if (r < 0)
-				e = -r;
+	} else {
+		struct cmd c = {
+		    .argv = argv, .envp = envp, .cwd = cwd, .io = io, .tty = tty, .who = who};
+
+		pid = spawn(&c);
+		if (pid < 0) {
+			send_msg(reqs[ri].fd, RB_AG_RESULT, errno, NULL, 0, NULL, 0);
+			goto out;
 		}
-		if (!e)
-			stage = RB_AG_STAGE_CWD;
-		if (!e && *cwd && chdir(cwd) < 0)
-			e = errno;
-		if (!e) {
-			stage = RB_AG_STAGE_EXEC;
-			environ = envp;
-			execvp(argv[0], argv);
-			e = errno;
-		}
-		{
-			int32_t report[2] = {e, stage};
-			(void)!write(errpipe[1], report, sizeof(report));
-		}
-		_exit(127);
+		e = child_err;
+		stage = child_stage;
+		if (e)
+			waitpid(pid, NULL, 0);
 	}
-	close(errpipe[1]);
 	if (slave >= 0) {
 		close(slave);
 		slave = -1;
 	}
-	if (pid < 0) {
-		send_msg(reqs[ri].fd, RB_AG_RESULT, errno, NULL, 0, NULL, 0);
-		close(errpipe[0]);
-		goto out;
-	}
-	/* exec closes the pipe; a failure writes its errno first */
-	{
-		int32_t report[2] = {0, 0};
-
-		while (read(errpipe[0], report, sizeof(report)) < 0 && errno == EINTR)
-			;
-		e = report[0];
-		stage = report[1];
-	}
-	close(errpipe[0]);
 	if (e) {
 		int32_t none = 0;
 
 		/* STARTED then EXITED, as for any command, so the daemon has one path */
-		waitpid(pid, NULL, 0);
 		ex.status = -1;
 		ex.exec_errno = e;
 		ex.stage = stage;
@@ -639,6 +684,7 @@ int main(void)
 	fcntl(RB_AGENT_CTL_FD, F_SETFD, FD_CLOEXEC);
 	sigfillset(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	agent_env = environ;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	/* fd 4 is the spare's place: the spare goes first, everything else lands above it */

@@ -1042,6 +1042,48 @@ static void destroy(void **state)
 	assert_int_equal(rb_iso_cgroup_destroy(fx->cg, &err), 0);
 }
 
+/* create_first makes only what a clone starts in (the v2 cgroup, when CLONE_INTO_CGROUP
+ * serves), create_rest the others: together, what create makes. */
+static void two_steps(void **state)
+{
+	struct fx *fx = *state;
+	const struct rb_iso_cgroup_info *info = fx->view->info;
+	struct rb_iso_cgroup *cg = NULL;
+	struct rb_error err;
+	char id[80];
+	int clone_h = -1;
+
+	need_any(fx, "create in two steps");
+	snprintf(id, sizeof(id), "%s-2", fx->id);
+	if (info->clone_into_cgroup && rb_iso_cgroup_path(fx->cg, RB_ISO_CG_UNIFIED))
+		clone_h = info->ctrl_hier[RB_ISO_CG_UNIFIED];
+	if (rb_iso_cgroup_create_first(info, id, &cg, &err) < 0)
+		fail_msg("create_first: %s", err.msg);
+	for (size_t i = 0; i < info->n_hier; i++) {
+		char p[RB_ISO_CGROUP_PATH_MAX + 128];
+
+		if (!uses(info, i))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/%s%s", info->hier[i].own, RB_ISO_CGROUP_PARENT,
+			 RB_ISO_CGROUP_PREFIX, id);
+		assert_int_equal(access(p, F_OK) == 0, (int)i == clone_h);
+	}
+	if (rb_iso_cgroup_create_rest(cg, &err) < 0)
+		fail_msg("create_rest: %s", err.msg);
+	for (int c = 0; c < RB_ISO_CG_NCTRL; c++) {
+		const char *p = rb_iso_cgroup_path(cg, (enum rb_iso_cgroup_ctrl)c);
+		struct stat st;
+
+		assert_true(!p == !rb_iso_cgroup_path(fx->cg, (enum rb_iso_cgroup_ctrl)c));
+		if (p)
+			assert_true(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	}
+	/* a second rest makes nothing more */
+	assert_int_equal(rb_iso_cgroup_create_rest(cg, &err), 0);
+	assert_int_equal(rb_iso_cgroup_destroy(cg, &err), 0);
+	rb_iso_cgroup_free(cg);
+}
+
 static void load(void **state)
 {
 	struct fx *fx = *state;
@@ -1216,6 +1258,7 @@ int main(void)
 	    T(destroy_frozen, v_real),
 	    T(kill_tree, v_real),
 	    T(destroy, v_real),
+	    T(two_steps, v_real),
 	    T(load, v_real),
 	    T(timing, v_real),
 	    T(attach_paths, v_v1),
@@ -1228,6 +1271,7 @@ int main(void)
 	    T(destroy_frozen, v_v1),
 	    T(kill_tree, v_v1),
 	    T(destroy, v_v1),
+	    T(two_steps, v_v1),
 	    T(timing, v_v1),
 	    T(attach_paths, v_v2),
 	    T(clone_into, v_v2),
@@ -1240,6 +1284,7 @@ int main(void)
 	    T(destroy_frozen, v_v2),
 	    T(kill_tree, v_v2),
 	    T(destroy, v_v2),
+	    T(two_steps, v_v2),
 	    T(prepare_root, v_v2),
 	    T(timing, v_v2),
 	};
