@@ -133,7 +133,7 @@ static int ip_forward(struct rb_net_ctx *ctx, struct rb_error *err)
 
 int rb_net_table_check_owner(struct rb_net_ctx *ctx, struct rb_error *err)
 {
-	char owner[RB_NET_OWNER_MAX];
+	char owner[RB_NET_OWNER_MAX] = "";
 	bool exists = false;
 	int r = rb_nft_open(ctx, err);
 

@@ -340,7 +340,7 @@ void rb_net_sandbox_release(struct rb_net_sandbox *ns)
 int rb_net_ctx_sweep(struct rb_net_ctx *ctx, const uint32_t *keep, size_t n_keep,
 		     struct rb_error *err)
 {
-	char owner[RB_NET_OWNER_MAX];
+	char owner[RB_NET_OWNER_MAX] = "";
 	bool exists = false;
 	int r;
 
