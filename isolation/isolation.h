@@ -31,10 +31,7 @@ struct rb_iso_spec {
 	/* Put the child in its cgroups (0, or -errno with err filled). Called while the child sets
 	 * itself up; the agent is executed once it returns. */
 	int (*attach)(pid_t pid, void *userdata, struct rb_error *err);
-	/* Optional, then, while the agent starts: the caller's work that may overlap it (0, or
-	 * -errno with err filled, and the sandbox is killed). */
-	int (*starting)(void *userdata, struct rb_error *err);
-	void *userdata;	     /* for attach and starting */
+	void *userdata;	     /* for attach */
 	const char *resolv;  /* /etc/resolv.conf contents, or NULL for none */
 	const char *workdir; /* made if it can be (see workdir_made), or NULL */
 };

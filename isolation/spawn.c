@@ -371,6 +371,14 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* Whether the child has written something (its failure, before it exits) or hung up. */
+static bool child_said(int sync)
+{
+	struct pollfd p = {.fd = sync, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
 /* The child may execute the agent: it is in its cgroups. */
 static int send_go(int sock)
 {
@@ -514,8 +522,15 @@ int rb_iso_spawn(struct rb_iso_ctx *ctx, const struct rb_iso_spec *spec, struct 
 		rb_error_wrap(err, "put the sandbox in its cgroups");
 	if (r == 0 && (r = send_go(out->ctl)) < 0)
 		rb_error_set(err, -r, RB_INTERNAL_ERROR, "let the sandbox start: %s", strerror(-r));
-	if (r == 0 && spec->starting)
-		r = spec->starting(spec->userdata, err);
+	/* a child that failed meanwhile has said why (and gone): that is the error to report,
+	 * not the attach or the word it was no longer there for */
+	if (r < 0 && child_said(out->ctl)) {
+		struct rb_error why;
+
+		rb_error_clear(&why);
+		if (await_step(out->ctl, agent_runs, "its agent ran", "sandbox setup: ", &why) < 0)
+			*err = why;
+	}
 	if (r == 0)
 		r = await_step(out->ctl, agent_runs, "its agent ran", "sandbox setup: ", err);
 	if (r < 0) {

@@ -451,9 +451,10 @@ int rb_net_fwd_open(struct rb_net_fwd *f, const void *owner, uint16_t port,
 	 * the next daemon (another listener on it still does) */
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+	/* (another SO_REUSEADDR socket bound there lets the bind pass and fails the listen) */
 	if (fd >= 0 && *host_port) {
 		a.sin_port = htons(*host_port);
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
 			close(fd);
 			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd >= 0)
@@ -462,8 +463,9 @@ int rb_net_fwd_open(struct rb_net_fwd *f, const void *owner, uint16_t port,
 		}
 	}
 	if (fd < 0 || (netns_fd >= 0 && ns < 0) ||
-	    (a.sin_port == 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) ||
-	    listen(fd, 128) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+	    (a.sin_port == 0 &&
+	     (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
 		int e = errno;
 
 		free(l);

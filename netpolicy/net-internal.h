@@ -196,8 +196,8 @@ void rb_nft_match_iifname(struct nftnl_rule *r, const char *name, bool prefix);
 typedef void (*rb_nft_elem_fn)(const void *key, uint32_t key_len, uint64_t packets, void *ud);
 int rb_nft_set_dump(struct rb_net_ctx *ctx, const char *set, rb_nft_elem_fn fn, void *ud,
 		    struct rb_error *err);
-/* Whether runbox's table exists. ctx->lock held. */
-/* Whether runbox's table exists, and its owner mark (RB_NET_OWNER_MAX bytes; "" for none). */
+/* Whether runbox's table exists, and its owner mark (RB_NET_OWNER_MAX bytes; "" for none).
+ * ctx->lock held. */
 #define RB_NET_OWNER_MAX sizeof(((struct rb_net_config *)0)->owner)
 int rb_nft_table_exists(struct rb_net_ctx *ctx, bool *out, char *owner, struct rb_error *err);
 /* The owner mark on a table about to be made: its comment, as `nft list tables` shows it. */

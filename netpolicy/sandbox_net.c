@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,7 +83,7 @@ static bool policy_private(const struct rb_net_sandbox *ns)
 
 static int none_setup(struct rb_net_sandbox *ns, struct rb_error *err)
 {
-	return 0; /* the sandbox's first process brings its loopback up (fs/setup.c) */
+	return 0; /* the sandbox's first process brings its loopback up (isolation/spawn.c) */
 }
 
 static int none_adopt(struct rb_net_sandbox *ns, struct rb_error *err)
@@ -281,6 +282,13 @@ static int start(struct rb_net_ctx *ctx, struct rb_net_policy *policy, uint32_t 
 		pthread_mutex_lock(&ns->lock);
 		r = rb_net_ports_open_policy(ns, prev, n_prev, err);
 		pthread_mutex_unlock(&ns->lock);
+		/* taken back, a running sandbox is not lost for a port it cannot have again: the
+		 * port is missing from its list, and said so */
+		if (r < 0 && adopt) {
+			fprintf(stderr, "runbox: warning: taking back slot %u: %s\n", slot,
+				err->msg);
+			r = 0;
+		}
 	}
 	if (r < 0) {
 		rb_error_wrap(err, "%s network", ns->ops->name);

@@ -579,14 +579,10 @@ static int save_running(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, con
 	return r;
 }
 
-/* What create's steps inside the spawn work on. */
+/* What create's step inside the spawn works on. */
 struct spawn_hooks {
-	struct rb_rt_sandboxes *m;
-	struct rb_rt_sandbox *sb;
+	struct rb_iso_cgroup *cg;
 	const struct rb_iso_cgroup_limits *lim;
-	const char *image;
-	long slot;
-	char *saved; /* the record as starting() saved it */
 };
 
 /* While the child sets itself up: the cgroups not needed for the clone, the limits, and the
@@ -594,41 +590,13 @@ struct spawn_hooks {
 static int attach_cgroup(pid_t pid, void *ud, struct rb_error *err)
 {
 	struct spawn_hooks *h = ud;
-	int r = rb_iso_cgroup_create_rest(h->sb->cg, err);
+	int r = rb_iso_cgroup_create_rest(h->cg, err);
 
 	if (r == 0)
-		r = rb_iso_cgroup_set_limits(h->sb->cg, h->lim, err);
+		r = rb_iso_cgroup_set_limits(h->cg, h->lim, err);
 	if (r == 0)
-		r = rb_iso_cgroup_attach_pid(h->sb->cg, pid, err);
+		r = rb_iso_cgroup_attach_pid(h->cg, pid, err);
 	return r;
-}
-
-/* While the agent starts, the record says running: its commit is off the create's path. A create
- * that fails after removes the record, as it would a creating one; one whose record changes
- * after (a private network's settings, ports opened by its policy) saves it again. */
-static int starting(void *ud, struct rb_error *err)
-{
-	struct spawn_hooks *h = ud;
-	int r;
-
-	pthread_mutex_lock(&h->m->lock);
-	set_state(h->sb->doc, RB_SB_RUNNING);
-	set_time(h->sb->doc, "startedAt", rb_now_ms());
-	r = save_running(h->m, h->sb, h->image, h->slot, err);
-	if (r == 0)
-		h->saved = cJSON_PrintUnformatted(h->sb->doc);
-	pthread_mutex_unlock(&h->m->lock);
-	return r;
-}
-
-/* Whether the record starting() saved is still the sandbox's. */
-static bool saved_still(const struct spawn_hooks *h)
-{
-	_cleanup_free_ char *now = h->saved ? cJSON_PrintUnformatted(h->sb->doc) : NULL;
-	struct rb_net_port port;
-
-	return now && !strcmp(now, h->saved) &&
-	       !(h->sb->net && rb_net_sandbox_ports(h->sb->net, &port, 1) > 0);
 }
 
 /* The host's resolvers for the sandbox (networking proper comes with the network policy). */
@@ -651,7 +619,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	struct sb_config c;
 	struct rb_net_policy netp = {0};
 	struct rb_iso_cgroup_limits lim;
-	struct spawn_hooks hooks = {.m = m, .sb = sb, .lim = &lim};
+	struct spawn_hooks hooks = {.lim = &lim};
 	_cleanup_free_ char *resolv = NULL;
 	_cleanup_close_ int cg_fd = -1;
 	char rnd[11];
@@ -737,8 +705,7 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 		r = rb_iso_cgroup_open_fd(sb->cg, &cg_fd, err);
 	if (r < 0)
 		goto fail;
-	hooks.image = c.image;
-	hooks.slot = slot;
+	hooks.cg = sb->cg;
 	{
 		struct rb_iso_spec spec = {.id = sb->id,
 					   .layer_dirs = img->layer_dirs,
@@ -747,7 +714,6 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 					   .id_slot = sb->slot,
 					   .cgroup_fd = cg_fd,
 					   .attach = attach_cgroup,
-					   .starting = starting,
 					   .userdata = &hooks,
 					   .resolv = resolv,
 					   .workdir = sb->workdir};
@@ -772,11 +738,13 @@ int rb_rt_sandbox_create(struct rb_rt_sandboxes *m, const cJSON *config, cJSON *
 	rb_image_free(img);
 	img = NULL;
 
+	/* running only now, in one commit with where its agent is and its ports: a daemon that
+	 * dies before this finds it creating, and sweeps it */
 	pthread_mutex_lock(&m->lock);
 	sb->state = RB_SB_RUNNING;
-	r = saved_still(&hooks) ? 0 : save_running(m, sb, c.image, slot, err);
-	free(hooks.saved);
-	hooks.saved = NULL;
+	set_state(sb->doc, RB_SB_RUNNING);
+	set_time(sb->doc, "startedAt", rb_now_ms());
+	r = save_running(m, sb, c.image, slot, err);
 	if (r == 0) {
 		struct rb_rt_sandbox **live = realloc(m->live, (m->n_live + 1) * sizeof(*live));
 
@@ -826,7 +794,6 @@ fail:
 			rb_image_release(m->store, sb->id, &ignored);
 		rb_image_free(img);
 		sandbox_free(sb);
-		free(hooks.saved);
 	}
 	return r;
 }

@@ -86,10 +86,20 @@ check "the first sandbox's veth is there" host_has_link rbv
 check "after: the first sandbox's allowed address is reachable" reach "$A" 10.99.0.11 8080
 check "after: another address is still refused" refused "$A" 10.99.0.12 8080
 
-# a restart of the second daemon (with a private record of its own left from nothing) does not
-# sweep the first daemon's veths or table either
+# a restart of the second daemon does not sweep the first daemon's veths or table either, even
+# with a private sandbox of its own to clean up after (a record left creating, as by a crash:
+# that is what makes a daemon sweep its namespace's rbv links and chains at start)
 two_stop
+python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("insert into sandboxes(id, state, image, created_at, slot, doc) values(?,?,?,?,?,?)",
+           ("sb_crashpriv0", "creating", "runbox/default", int(time.time() * 1000), 1,
+            "{\"id\": \"sb_crashpriv0\", \"state\": \"creating\", \"image\": \"runbox/default\", \"network\": {\"mode\": \"private\"}}"))
+db.commit()' "$STATE2/sandboxes.db" || fail "a private record left creating in the second daemon's registry"
 two_start || fail "the second daemon starts again"
+call2 GET /api/v1/sandboxes/sb_crashpriv0
+expect_eq "the second daemon swept its own crashed private create" "$(jget 'd["state"] + " " + d.get("terminationReason", "")')" "terminated lost"
 check "a restart of the second daemon leaves the first's veth" host_has_link rbv
 expect_eq "... and its table" "$(table | grep -c .)" "$rules_before"
 check "the first sandbox is still filtered" refused "$A" 10.99.0.12 8080
