@@ -152,6 +152,7 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	/* flags win over the configuration file, which wins over the defaults: the flags are
 	 * parsed into their own copy and laid over the file's settings once it is read */
 	struct rb_net_config net, flags;
+	_cleanup_json_ cJSON *config = NULL;
 	bool set_mode = false, set_pool = false;
 	struct rb_error err;
 	uint64_t n;
@@ -249,10 +250,13 @@ static int run(struct rb_cli *cli, const struct rb_cli_verb *self, int argc, cha
 	cfg.state_dir = cli->state_dir;
 	rb_error_clear(&err);
 	rb_net_config_default(&net);
-	if (rb_rt_config_network(&cfg, &net, &err) < 0) {
+	/* the configuration file, read once: its network settings here, its exporters in serve */
+	if (rb_rt_config_load(&cfg, &config, &err) < 0 ||
+	    rb_rt_config_network(config, &net, &err) < 0) {
 		fprintf(stderr, "runbox: %s\n", err.msg);
 		return RB_EXIT_API;
 	}
+	cfg.config = config;
 	if (set_mode)
 		net.default_mode = flags.default_mode;
 	if (set_pool) {

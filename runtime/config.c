@@ -129,18 +129,11 @@ static int apply_network(const cJSON *sec, struct rb_net_config *net, struct rb_
 	return 0;
 }
 
-int rb_rt_config_network(const struct rb_rt_config *cfg, struct rb_net_config *net,
-			 struct rb_error *err)
+int rb_rt_config_network(const cJSON *config, struct rb_net_config *net, struct rb_error *err)
 {
-	cJSON *root = NULL;
-	const cJSON *sec;
-	int r;
+	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(config, "network");
 
-	r = rb_rt_config_load(cfg, &root, err);
-	if (r < 0 || !root)
-		return r;
-	sec = cJSON_GetObjectItemCaseSensitive(root, "network");
-	r = sec ? apply_network(sec, net, err) : 0;
-	cJSON_Delete(root);
-	return r < 0 ? rb_error_wrap(err, "configuration") : 0;
+	if (sec && apply_network(sec, net, err) < 0)
+		return rb_error_wrap(err, "configuration");
+	return 0;
 }

@@ -138,13 +138,8 @@ void rb_rt_ev_network_denied(const char *id, const char *address, uint16_t port,
 
 struct rb_rt_config;
 struct rb_rt_exporters;
-/* The configuration file as JSON (cfg->config_path, else $RUNBOX_CONFIG, else
- * /etc/runbox/config.json when it exists); *out is NULL when there is none. INVALID_CONFIG for
- * a file that is not a JSON object or holds an unknown top-level key. config.c */
-int rb_rt_config_load(const struct rb_rt_config *cfg, cJSON **out, struct rb_error *err);
-/* Read the configuration file (cfg->config_path, else $RUNBOX_CONFIG, else
- * /etc/runbox/config.json when it exists) and start its exporters. INVALID_CONFIG names the
- * field at fault. *out is NULL when there are none. */
+/* Start the exporters of the configuration file (cfg->config, read by rb_rt_config_load).
+ * INVALID_CONFIG names the field at fault. *out is NULL when there are none. */
 int rb_rt_exporters_start(const struct rb_rt_config *cfg, struct rb_rt_exporters **out,
 			  struct rb_error *err);
 /* Flush what is queued (one try each) and stop. */

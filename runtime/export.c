@@ -414,17 +414,14 @@ int rb_rt_exporters_start(const struct rb_rt_config *cfg, struct rb_rt_exporters
 			  struct rb_error *err)
 {
 	_cleanup_(rb_rt_exporters_stopp) struct rb_rt_exporters *set = NULL;
-	cJSON *root = NULL;
 	int r;
 
 	*out = NULL;
-	r = rb_rt_config_load(cfg, &root, err);
-	if (r < 0 || !root)
-		return r;
+	if (!cfg->config)
+		return 0;
 	set = calloc(1, sizeof(*set));
-	r = set ? start_all(set, root, err)
+	r = set ? start_all(set, cfg->config, err)
 		: rb_error_set(err, ENOMEM, RB_INTERNAL_ERROR, "out of memory");
-	cJSON_Delete(root);
 	if (r < 0)
 		return rb_error_wrap(err, "configuration");
 	for (struct rb_rt_exporter *x = set->list; x; x = x->next)

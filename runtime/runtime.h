@@ -23,6 +23,8 @@ struct rb_rt_config {
 	uint64_t default_pids;	/* a sandbox's pids limit; 0: 4096 */
 	/* the configuration file (docs/config.md); NULL: $RUNBOX_CONFIG, or the default */
 	const char *config_path;
+	/* that file, read once by rb_rt_config_load; NULL: there is none */
+	const cJSON *config;
 	/* networking (docs/network.md); NULL: rb_net_config_default */
 	const struct rb_net_config *net;
 	/* at SIGTERM, terminate the sandboxes too; by default they keep running and a daemon
@@ -32,10 +34,13 @@ struct rb_rt_config {
 	long long keep_terminated_s;
 };
 
-/* The configuration file's "network" section (docs/config.md), applied over *net; no file or no
+/* The configuration file as JSON (cfg->config_path, else $RUNBOX_CONFIG, else
+ * /etc/runbox/config.json when it exists); *out is NULL when there is none. INVALID_CONFIG for
+ * a file that is not a JSON object or holds an unknown top-level key. config.c */
+int rb_rt_config_load(const struct rb_rt_config *cfg, cJSON **out, struct rb_error *err);
+/* Its "network" section (docs/config.md), applied over *net; no file (config NULL) or no
  * section leaves *net as it is. INVALID_CONFIG names the field. */
-int rb_rt_config_network(const struct rb_rt_config *cfg, struct rb_net_config *net,
-			 struct rb_error *err);
+int rb_rt_config_network(const cJSON *config, struct rb_net_config *net, struct rb_error *err);
 
 /* Serve until SIGTERM/SIGINT, then finish what is in flight and return 0. */
 int rb_rt_serve(const struct rb_rt_config *cfg, struct rb_error *err);

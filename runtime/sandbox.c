@@ -123,22 +123,30 @@ static void forget_agent(struct rb_rt_sandboxes *m, const char *id)
 	}
 }
 
-int rb_rt_sb_save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err)
+/* Its exposed ports as rows; fresh: a sandbox being created, which has none yet to replace
+ * (and, most often, none to save: nothing is asked of SQLite on the create's path). */
+static int save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, bool fresh,
+		      struct rb_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *del = NULL, *ins = NULL;
 	struct rb_net_port ports[RB_NET_MAX_PORTS];
 	size_t n = sb->net ? rb_net_sandbox_ports(sb->net, ports, RB_NET_MAX_PORTS) : 0;
 
-	if (sqlite3_prepare_v2(m->db, "DELETE FROM ports WHERE id=?", -1, &del, NULL) !=
-		SQLITE_OK ||
-	    sqlite3_prepare_v2(m->db,
+	if (fresh && n == 0)
+		return 0;
+	if (!fresh) {
+		if (sqlite3_prepare_v2(m->db, "DELETE FROM ports WHERE id=?", -1, &del, NULL) !=
+		    SQLITE_OK)
+			return db_err(m, err, "prepare");
+		sqlite3_bind_text(del, 1, sb->id, -1, SQLITE_STATIC);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			return db_err(m, err, "forget a sandbox's ports");
+	}
+	if (sqlite3_prepare_v2(m->db,
 			       "INSERT INTO ports(id, port, host_port, exposed_at) VALUES(?,?,?,?)",
 			       -1, &ins, NULL) != SQLITE_OK)
 		return db_err(m, err, "prepare");
-	sqlite3_bind_text(del, 1, sb->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(del) != SQLITE_DONE)
-		return db_err(m, err, "forget a sandbox's ports");
-	for (size_t i = 0; i < n && i < RB_NET_MAX_PORTS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(ins);
 		sqlite3_bind_text(ins, 1, sb->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int(ins, 2, ports[i].port);
@@ -148,6 +156,11 @@ int rb_rt_sb_save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, str
 			return db_err(m, err, "save a sandbox's ports");
 	}
 	return 0;
+}
+
+int rb_rt_sb_save_ports(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, struct rb_error *err)
+{
+	return save_ports(m, sb, false, err);
 }
 
 static void set_time(cJSON *doc, const char *key, long long ms)
@@ -574,7 +587,7 @@ static int save_running(struct rb_rt_sandboxes *m, struct rb_rt_sandbox *sb, con
 	if (r == 0)
 		r = save_agent(m, sb, err);
 	if (r == 0)
-		r = rb_rt_sb_save_ports(m, sb, err);
+		r = save_ports(m, sb, true, err);
 	sqlite3_exec(m->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }
@@ -1017,7 +1030,7 @@ int rb_rt_sandbox_terminate(struct rb_rt_sandboxes *m, const char *id, const cha
 	 * While the kernel tears the sandbox down, on another CPU when there is one, what needs
 	 * no process alive goes: its disk (dissolving that detached mount takes a while too; only
 	 * when alone, since a stats request reads it), its hold on the image and its record
-	 * (every process has SIGKILL: none runs an instruction more). The answer waits for the
+	 * (pid 1 has SIGKILL, and the others die with its namespace). The answer waits for the
 	 * end: a daemon that dies before it leaves a terminated record, whose cgroups the next
 	 * one sweeps (strays.c). Its network goes before the record says terminated: the next
 	 * daemon sweeps networks only for the sandboxes its records say may have one. */
